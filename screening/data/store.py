@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -64,6 +65,11 @@ def parse_formula(formula: str) -> Composition:
     text = str(formula).strip()
     if not text:
         raise InputError("empty formula: give a chemical formula such as LiI or Li7La3Zr2O12")
+    for sym in re.findall(r"[A-Z][a-z]*", text):
+        if not Element.is_valid_symbol(sym):
+            raise InputError(f"unknown element '{sym}' in '{text}': use element symbols such as Li, O, Zr")
+    if re.search(r"[^A-Za-z0-9.()\[\] ]", text) or not re.match(r"^[A-Z(\[]", text):
+        raise InputError(f"malformed formula '{text}': write it like LiI, Li2O or Li7La3Zr2O12")
     try:
         comp = Composition(text)
     except Exception:  # pymatgen raises ValueError/KeyError/TypeError for junk
@@ -300,7 +306,7 @@ def incomplete_systems(table: pd.DataFrame, root: Path) -> tuple[list[str], int]
 
 
 # --------------------------------------------------------------------------- the store
-@dataclass
+@dataclass(eq=False)
 class PhaseStore:
     """All known phases (one row each) with fast chemical-system selection.
 

@@ -1,0 +1,84 @@
+"""Matplotlib figures beside the data (return the Figure; callers save or show it)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("", "agg") else None
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def windows_chart(windows, cathode_V: float = 4.0, max_V: float = 6.0):
+    """Horizontal bars: stability window of each phase vs Li/Li+, Li (0 V) and cathode marked."""
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(windows) + 1.4))
+    for k, w in enumerate(windows):
+        hi = max_V if w.oxidation_limit_V is None else min(w.oxidation_limit_V, max_V)
+        ax.barh(k, hi - w.reduction_limit_V, left=w.reduction_limit_V,
+                color="#4c72b0" if w.stable_against_li else "#dd8452", edgecolor="black", linewidth=0.5)
+        label = f"{w.reduction_limit_V:.2f}-" + ("inf" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.2f}")
+        ax.text(hi + 0.05, k, label, va="center", fontsize=8)
+    ax.axvline(0.0, color="grey", ls="--", lw=1)
+    ax.axvline(cathode_V, color="crimson", ls="--", lw=1)
+    ax.text(0.02, -0.9, "Li/Li+", fontsize=8, color="grey")
+    ax.text(cathode_V + 0.02, -0.9, f"cathode {cathode_V:g} V", fontsize=8, color="crimson")
+    ax.set_yticks(range(len(windows)), [w.formula for w in windows])
+    ax.set_xlim(-0.2, max_V + 1.2)
+    ax.set_ylim(-1.2, len(windows) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel("Voltage vs Li/Li+ (V)")
+    ax.set_title("Electrochemical stability windows (blue: stable against Li metal)")
+    fig.tight_layout()
+    return fig
+
+
+def reaction_curve(kinks, a: str, b: str, title: str | None = None):
+    """Reaction energy (eV/atom) vs mixing ratio x of A; ``kinks`` = [(x, E, label)]."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    xs = [k[0] for k in kinks]
+    es = [k[1] for k in kinks]
+    ax.plot(xs, es, "o-", color="#4c72b0")
+    for x, e, label in kinks:
+        if label and e < -1e-6:
+            ax.annotate(label, (x, e), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel(f"mixing ratio x (atomic fraction of {a})")
+    ax.set_ylabel("reaction energy (eV/atom)")
+    ax.set_title(title or f"{a} | {b}")
+    ax.set_xlim(0, 1)
+    lo = min(es + [0.0])
+    ax.set_ylim(lo * 1.3 - 0.005, 0.01 - lo * 0.05)
+    fig.tight_layout()
+    return fig
+
+
+def staircase_chart(stages, formula: str):
+    """Phase equilibria of ``formula`` vs voltage (Li uptake per formula unit on the y axis)."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    top = max([s.low_V for s in stages] + [1.0]) + 1.0
+    for s in stages:
+        hi = top if s.high_V is None else s.high_V
+        ax.hlines(s.li_uptake_per_formula_unit, s.low_V, hi, lw=2.5, color="#4c72b0")
+        ax.text((s.low_V + hi) / 2, s.li_uptake_per_formula_unit, " + ".join(s.phases), fontsize=7,
+                ha="center", va="bottom")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_xlabel("Voltage vs Li/Li+ (V)")
+    ax.set_ylabel("Li taken up per f.u.")
+    ax.set_title(f"Equilibria of {formula} vs voltage")
+    ax.set_xlim(0, top)
+    fig.tight_layout()
+    return fig
+
+
+def ranking_chart(df, top: int = 20):
+    """Composite score of the best ``top`` candidates, coloured by electronic character."""
+    d = df.sort_values("rank").head(top)
+    colors = {"insulating": "#55a868", "mixed": "#c44e52", "unknown": "#8c8c8c"}
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(d) + 1.2))
+    ax.barh(np.arange(len(d)), d.score, color=[colors.get(c, "#8c8c8c") for c in d.electronic_character])
+    ax.set_yticks(np.arange(len(d)), [f"{r}. {f}" for r, f in zip(d["rank"], d.candidate, strict=True)])
+    ax.invert_yaxis()
+    ax.set_xlabel("composite score (higher is better)")
+    ax.set_title("Ranking (green: insulating interphase, red: mixed conducting, grey: unknown)")
+    fig.tight_layout()
+    return fig
