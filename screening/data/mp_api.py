@@ -126,4 +126,4 @@ def merge_fetched(store, cache: Path):
         systems.append(f.stem)
     new = pd.concat(tables, ignore_index=True).drop_duplicates("phase_id", keep="first")
     new["mp_e_above_hull_eV_per_atom"] = np.nan
-    return store.with_phases(new)
+    return store.with_phases(new, replace_systems=systems)
