@@ -8,6 +8,7 @@ table.  All energies are MP2020-compatible GGA/GGA+U energies.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -419,10 +420,7 @@ def open_store(shared: Path | str | None = None, cache: Path | str | None = None
     """
     root = Path(shared) if shared else config.shared_root()
     cdir = Path(cache) if cache else config.cache_dir()
-    key = sources.fingerprint(root) + BUILD_VERSION
-    import hashlib
-
-    key = hashlib.sha256(key.encode()).hexdigest()
+    key = hashlib.sha256((sources.fingerprint(root) + BUILD_VERSION).encode()).hexdigest()
     path = _cache_file(key, cdir)
     table = report = None
     if path.is_file() and not rebuild:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from pymatgen.core import Composition
 
@@ -70,10 +69,8 @@ def user_rows(store, df: pd.DataFrame, origin: str) -> pd.DataFrame:
             chemsys=comp.chemical_system, n_atoms=n, energy_eV=energy, source=f"user:{origin}",
             run_type="user", correction_note=f"user {col}",
         )
-        for key, src in (("band_gap_eV", "band_gap_source"),):
-            if key in df.columns and str(r[key]) != "" and pd.notna(r[key]):
-                row[key] = float(r[key])
-                row[src] = f"user:{origin}"
+        if "band_gap_eV" in df.columns and str(r["band_gap_eV"]) != "" and pd.notna(r["band_gap_eV"]):
+            row.update(band_gap_eV=float(r["band_gap_eV"]), band_gap_source=f"user:{origin}")
         if "density_g_cm3" in df.columns and str(r["density_g_cm3"]) != "" and pd.notna(r["density_g_cm3"]):
             d = float(r["density_g_cm3"])
             if not d > 0:
@@ -99,5 +96,3 @@ def add_phases(store, records: list[dict], origin: str = "python"):
     """Python twin of the CSV path: ``records`` are dicts with the CSV's columns."""
     return store.with_phases(user_rows(store, pd.DataFrame(records), origin))
 
-
-__all__ = ["add_phases", "merge_user_phases", "read_user_csv", "user_rows", "np"]
