@@ -199,34 +199,59 @@ def interphase(precursors: Annotated[list[str], typer.Argument(help="Precursor c
 @app.command()
 def screen(formulas: Annotated[list[str] | None, typer.Argument(help="Candidate formulas (default: data/candidates.csv).")] = None,
            candidates: Annotated[Path | None, typer.Option(help="Candidate CSV (formula,kind,family,note).")] = None,
+           all_li: Annotated[bool, typer.Option("--all-li", help="Every Li-bearing phase of the store as a candidate.")] = False,
            electrolyte: Annotated[str, typer.Option(help="Electrolyte formula.")] = "Li7La3Zr2O12",
            anode: Annotated[str, typer.Option(help="Anode (Li metal).")] = "Li",
            fmt: Annotated[str, typer.Option("--format", help="table|csv|json|md|html|parquet")] = "table",
            out_path: Annotated[Path | None, typer.Option("--out", help="Output file (html: a report folder).")] = None,
            weights: Annotated[str, typer.Option(help="Score weights, e.g. li=1,electrolyte=1,insulation=1,volume=0.5")] = "",
            tolerance: Annotated[float, typer.Option(help="DFT-error tolerance (eV/atom).")] = 0.02,
-           top: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 25):
+           top: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 25,
+           max_red_v: Annotated[float | None, typer.Option("--max-red-V", help="Keep rows with reduction limit <= this (V vs Li/Li+; 0 = stable vs Li).")] = None,
+           insulating_only: Annotated[bool, typer.Option("--insulating-only", help="Keep electronically insulating interphases.")] = False,
+           li_stable: Annotated[bool, typer.Option("--li-stable", help="Keep rows with no reaction with Li beyond the DFT tolerance.")] = False,
+           electrolyte_stable: Annotated[bool, typer.Option("--electrolyte-stable", help="Keep rows with no reaction with the electrolyte beyond the DFT tolerance.")] = False,
+           workers: Annotated[int | None, typer.Option(help="Run on a local Dask cluster of N worker processes.")] = None,
+           scheduler: Annotated[str | None, typer.Option(help="Run on a Dask cluster, e.g. tcp://host:8786.")] = None,
+           checkpoint: Annotated[Path | None, typer.Option(help="Folder for finished chunks (Dask runs resume from it; default: the cache folder).")] = None):
     """Screen and rank interlayer / precursor candidates against an electrolyte and Li metal."""
-    from screening import ranking, report
+    from screening import config, ranking, report
 
     if fmt not in report.FORMATS:
         raise InputError(f"--format {fmt}: choose one of {', '.join(report.FORMATS)}")
-    if formulas and candidates:
-        raise InputError("give candidate formulas or --candidates FILE, not both")
+    if sum(bool(x) for x in (formulas, candidates, all_li)) > 1:
+        raise InputError("give candidate formulas, --candidates FILE or --all-li, only one of them")
     if fmt in ("parquet", "html") and out_path is None:
         raise InputError(f"--format {fmt} needs --out PATH")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: give at least 1 worker process")
+    if max_red_v is not None and (not math.isfinite(max_red_v) or max_red_v < 0):
+        raise InputError(f"--max-red-V {max_red_v}: give a voltage >= 0 V vs Li/Li+")
     w = ranking.Weights.parse(weights) if weights else ranking.Weights()
     store = _store()
-    cand = ranking.load_candidates(candidates) if candidates else (ranking.as_candidates(formulas) if formulas else None)
-    df = _run_screen(store, cand, electrolyte, anode, w, _tolerance(tolerance), quiet=fmt == "json")
+    if all_li:
+        cand = ranking.all_li_candidates(store)
+    elif candidates:
+        cand = ranking.load_candidates(candidates)
+    else:
+        cand = ranking.as_candidates(formulas) if formulas else None
+    runner = None
+    if workers or scheduler:
+        from screening.distributed import DaskRunner
+
+        runner = DaskRunner(scheduler=scheduler, workers=workers, checkpoint=checkpoint or config.cache_dir() / "runs")
+    df = _run_screen(store, cand, electrolyte, anode, w, _tolerance(tolerance), quiet=fmt == "json", runner=runner)
+    df = ranking.filter_ranking(df, max_red_V=max_red_v, insulating_only=insulating_only, li_stable=li_stable,
+                                electrolyte_stable=electrolyte_stable)
     _emit_screen(store, df, fmt, out_path, electrolyte, top)
 
 
-def _run_screen(store, cand, electrolyte, anode, weights, tolerance, quiet=False):
+def _run_screen(store, cand, electrolyte, anode, weights, tolerance, quiet=False, runner=None):
     from screening import ranking
 
     if quiet or not sys.stderr.isatty():
-        return ranking.screen(store, cand, electrolyte=electrolyte, anode=anode, weights=weights, tolerance=tolerance)
+        return ranking.screen(store, cand, electrolyte=electrolyte, anode=anode, weights=weights, tolerance=tolerance,
+                              runner=runner)
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
@@ -236,10 +261,12 @@ def _run_screen(store, cand, electrolyte, anode, weights, tolerance, quiet=False
             bar.update(task, completed=done, total=total, description=f"screening {formula}")
 
         return ranking.screen(store, cand, electrolyte=electrolyte, anode=anode, weights=weights,
-                              tolerance=tolerance, progress=tick)
+                              tolerance=tolerance, progress=tick, runner=runner)
 
 
 def _emit_screen(store, df, fmt, out_path, electrolyte, top):
+    import pandas as pd
+
     from screening import report
 
     if fmt == "html":
@@ -260,7 +287,7 @@ def _emit_screen(store, df, fmt, out_path, electrolyte, top):
         cols = ["rank", "candidate", "kind", "score", "pareto_front", "interphase", "electronic_character",
                 "volume_ratio", "electrolyte_reaction_energy_eV_per_atom", "flags"]
         _table(f"screen vs {electrolyte} (top {top} of {len(df)})", cols,
-               [[None if (isinstance(v, float) and math.isnan(v)) else v for v in r] for r in df[cols].head(top).itertuples(index=False)])
+               [[None if pd.api.types.is_scalar(v) and pd.isna(v) else v for v in r] for r in df[cols].head(top).itertuples(index=False)])
 
 
 @app.command()

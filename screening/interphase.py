@@ -98,8 +98,7 @@ def lithiate(store: PhaseStore, formula: str):
     d_e = float(units @ ps.energy) - e_p - li_used * mu
     prods = []
     for i in np.nonzero(units > 1e-7)[0]:
-        c = Composition(ps.rows.composition.iat[i])
-        prods.append((ps.rows.formula.iat[i], float(units[i]) * c.num_atoms / c.reduced_composition.num_atoms, i))
+        prods.append((ps.formulas[i], float(units[i]) * ps.reduced_units[i], i))
     return prods, li_used, d_e, ps
 
 

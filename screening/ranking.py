@@ -111,7 +111,7 @@ def evaluate(store: PhaseStore, formula: str, kind: str, electrolyte: str,
         flags.append("reaction with Li within DFT error")
     if ip.within_dft_error and (ip.electrolyte_reaction_energy_eV_per_atom or 0) < 0:
         flags.append("electrolyte reaction within DFT error")
-    if ip.volume_ratio is None:
+    if ip.volume_ratio is None and (kind == "precursor" or ip.li_consumed_per_formula_unit > 1e-9):
         flags.append(ip.volume_note)
     if ip.electronic_character == "unknown":
         flags.append(ip.band_gap_note)
@@ -146,17 +146,18 @@ def evaluate(store: PhaseStore, formula: str, kind: str, electrolyte: str,
 def _pareto_fronts(obj: np.ndarray) -> np.ndarray:
     """Front number (1 = non-dominated) of each row; all objectives minimised."""
     n = len(obj)
+    # dom[i, j]: row i dominates row j (no worse everywhere, better somewhere)
+    dom = np.all(obj[:, None, :] <= obj[None, :, :], axis=2) & np.any(obj[:, None, :] < obj[None, :, :], axis=2)
+    n_dominators = dom.sum(axis=0)
     front = np.zeros(n, int)
-    remaining = np.arange(n)
+    current = np.nonzero(n_dominators == 0)[0]
     k = 0
-    while len(remaining):
+    while len(current):
         k += 1
-        sub = obj[remaining]
-        dominated = np.array([
-            np.any(np.all(sub <= sub[i], axis=1) & np.any(sub < sub[i], axis=1)) for i in range(len(sub))
-        ])
-        front[remaining[~dominated]] = k
-        remaining = remaining[dominated]
+        front[current] = k
+        n_dominators = n_dominators - dom[current].sum(axis=0)
+        n_dominators[front > 0] = -1
+        current = np.nonzero(n_dominators == 0)[0]
     return front
 
 
@@ -187,35 +188,77 @@ def rank(df: pd.DataFrame, weights: Weights = Weights(), tolerance: float = conf
         fronts[ok.to_numpy()] = _pareto_fronts(obj)
     d["pareto_front"] = fronts
     d = d.sort_values(["score", "pareto_front", "candidate"], ascending=[False, True, True], na_position="last")
-    d["rank"] = np.arange(1, len(d) + 1)
-    d.loc[~ok.loc[d.index], "rank"] = np.nan
+    ranks = pd.array(np.arange(1, len(d) + 1), dtype="Int64")
+    ranks[~ok.loc[d.index].to_numpy()] = pd.NA
+    d["rank"] = ranks
+    d["pareto_front"] = d["pareto_front"].astype("Int64")
     first = ["rank", "candidate", "kind", "score", "pareto_front"]
     return d[first + [c for c in d.columns if c not in first]].reset_index(drop=True)
 
 
+def evaluate_all(store: PhaseStore, cand: pd.DataFrame, electrolyte: str,
+                 tolerance: float = config.DFT_TOLERANCE_EV_PER_ATOM, gap: float = config.INSULATING_GAP_EV,
+                 progress=None) -> list[dict]:
+    """Unranked rows of ``evaluate`` for a candidate DataFrame, in its order (serial)."""
+    rows = []
+    for k, r in enumerate(cand.itertuples()):
+        row = evaluate(store, r.formula, r.kind, electrolyte, tolerance, gap)
+        row.update(family=r.family, note=r.note, input_formula=r.formula)
+        rows.append(row)
+        if progress:
+            progress(k + 1, len(cand), r.formula)
+    return rows
+
+
+def all_li_candidates(store: PhaseStore) -> pd.DataFrame:
+    """Every Li-bearing phase of the store (Li metal excluded) as an interlayer candidate."""
+    t = store.table
+    has_li = t.chemsys.str.split("-").map(lambda els: "Li" in els) & (t.formula != "Li")
+    formulas = sorted(set(t.formula[has_li]))
+    chemsys = t[has_li].drop_duplicates("formula").set_index("formula").chemsys
+    return pd.DataFrame({"formula": formulas, "kind": "interlayer",
+                         "family": [chemsys[f] for f in formulas], "note": "all Li-bearing phases"})
+
+
 def screen(store: PhaseStore, candidates=None, electrolyte: str = "Li7La3Zr2O12", anode: str = "Li",
            weights: Weights = Weights(), tolerance: float = config.DFT_TOLERANCE_EV_PER_ATOM,
-           gap: float = config.INSULATING_GAP_EV, progress=None) -> pd.DataFrame:
+           gap: float = config.INSULATING_GAP_EV, progress=None, runner=None) -> pd.DataFrame:
     """Screen candidates (list of formulas, a candidate DataFrame, or None for data/candidates.csv)
     against ``electrolyte`` and Li metal; returns the ranked DataFrame (one row per candidate).
 
     ``progress``: optional callable(done, total, formula) for progress reporting.
+    ``runner``: optional callable with the signature of ``evaluate_all`` that evaluates the rows
+    elsewhere (``screening.distributed.DaskRunner``); the ranking is always done here.
     """
     if anode != "Li":
         raise InputError(f"--anode {anode}: only Li metal anodes are modelled")
     store.lookup(electrolyte)
     cand = load_candidates() if candidates is None else as_candidates(candidates)
-    meta = cand.set_index(cand.index)
-    rows = []
-    for k, r in enumerate(meta.itertuples()):
-        row = evaluate(store, r.formula, r.kind, electrolyte, tolerance, gap)
-        row.update(family=r.family, note=r.note, input_formula=r.formula)
-        rows.append(row)
-        if progress:
-            progress(k + 1, len(meta), r.formula)
+    cand = cand.reset_index(drop=True)
+    rows = (runner or evaluate_all)(store, cand, electrolyte, tolerance, gap, progress)
     df = pd.DataFrame(rows)
     df["electrolyte"] = electrolyte
     return rank(df, weights, tolerance)
+
+
+def filter_ranking(df: pd.DataFrame, max_red_V: float | None = None, insulating_only: bool = False,
+                   li_stable: bool = False, electrolyte_stable: bool = False) -> pd.DataFrame:
+    """Rows of a ranked screen passing the filters (order kept).
+
+    ``max_red_V``: reduction limit vs Li/Li+ at most this (0 = thermodynamically stable vs Li);
+    ``li_stable`` / ``electrolyte_stable``: zero penalty (no reaction beyond the DFT tolerance);
+    ``insulating_only``: every interphase product has a PBE gap above the threshold.
+    """
+    keep = df["error"].fillna("") == ""
+    if max_red_V is not None:
+        keep &= df["reduction_limit_V"].astype(float) <= max_red_V + 1e-9
+    if insulating_only:
+        keep &= df["electronic_character"] == "insulating"
+    if li_stable:
+        keep &= df["li_penalty_eV_per_atom"] == 0
+    if electrolyte_stable:
+        keep &= df["electrolyte_penalty_eV_per_atom"] == 0
+    return df[keep].reset_index(drop=True)
 
 
 def seed_case(store: PhaseStore, electrolyte: str = "Li7La3Zr2O12") -> dict:

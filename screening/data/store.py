@@ -116,8 +116,9 @@ def hull_energies_per_atom(table: pd.DataFrame, targets: list[int] | None = None
     return out
 
 
-def _finish(table: pd.DataFrame) -> pd.DataFrame:
-    """Derived columns: per-atom energies, formation energies, e_above_hull."""
+def _finish(table: pd.DataFrame, targets: np.ndarray | None = None) -> pd.DataFrame:
+    """Derived columns: per-atom energies, formation energies, e_above_hull (for the rows in
+    ``targets`` only when given; the others keep their value)."""
     t = table.copy()
     t["energy_per_atom_eV"] = t.energy_eV / t.n_atoms
     elemental = t[~t.chemsys.str.contains("-")]
@@ -127,7 +128,11 @@ def _finish(table: pd.DataFrame) -> pd.DataFrame:
         comp = Composition(c)
         ref_e.append(sum(refs.get(el.symbol, np.nan) * amt for el, amt in comp.items()) / comp.num_atoms)
     t["formation_energy_eV_per_atom"] = t.energy_per_atom_eV - np.array(ref_e)
-    t["e_above_hull_eV_per_atom"] = t.energy_per_atom_eV - hull_energies_per_atom(t)
+    if targets is None:
+        t["e_above_hull_eV_per_atom"] = t.energy_per_atom_eV - hull_energies_per_atom(t)
+    elif len(targets):
+        rows = t.index[targets]
+        t.loc[rows, "e_above_hull_eV_per_atom"] = t.energy_per_atom_eV.loc[rows] - hull_energies_per_atom(t, list(targets))
     return t
 
 
@@ -323,6 +328,18 @@ class PhaseStore:
         self.table = self.table.reset_index(drop=True)
         self._lo, self._hi = _masks(self.table.chemsys)
         self._incomplete = [(set(c.split("-")), c) for c in self.report.get("incomplete_systems", [])]
+        # lowest-energy row of each reduced formula, for O(1) lookups
+        best = self.table.groupby("formula", sort=False)["energy_per_atom_eV"].idxmin()
+        self._best = dict(zip(best.index, best.to_numpy(), strict=True))
+        self._elements = set(self.table.chemsys[~self.table.chemsys.str.contains("-")])
+
+    def content_key(self) -> str:
+        """Hash of the table's content (changes with any fetched, user or edited phase)."""
+        if getattr(self, "_content_key", None) is None:
+            cols = ["phase_id", "formula", "energy_eV", "band_gap_eV", "molar_volume_cm3_per_mol"]
+            digest = pd.util.hash_pandas_object(self.table[cols], index=False).to_numpy().tobytes()
+            self._content_key = hashlib.sha256(digest).hexdigest()[:16]
+        return self._content_key
 
     # ---- selection
     def select(self, elements) -> pd.DataFrame:
@@ -341,16 +358,16 @@ class PhaseStore:
     def lookup(self, formula: str) -> pd.Series:
         """Lowest-energy phase of a formula, or InputError naming the fix."""
         comp = parse_formula(formula)
-        rows = self.table[self.table.formula == comp.reduced_formula]
-        if rows.empty:
-            missing = [el.symbol for el in comp.elements if not (self.table.chemsys == el.symbol).any()]
+        idx = self._best.get(comp.reduced_formula)
+        if idx is None:
+            missing = [el.symbol for el in comp.elements if el.symbol not in self._elements]
             if missing:
                 raise InputError(f"element(s) {', '.join(missing)} not in the phase store: add them with `screening fetch`")
             raise InputError(
                 f"{comp.reduced_formula} is not in the phase store: run `screening fetch --chemsys "
                 f"{comp.chemical_system}` or add it from a user CSV (--phases FILE)"
             )
-        return rows.loc[rows.energy_per_atom_eV.idxmin()]
+        return self.table.loc[idx]
 
     def warnings_for(self, elements) -> list[str]:
         """Incomplete-offline-data warnings for a chemical system (and its subsystems)."""
@@ -380,9 +397,16 @@ class PhaseStore:
             lo, hi = element_mask(cs.split("-"))
             inside = ((self._lo & np.uint64(~lo & (2**64 - 1))) == 0) & ((self._hi & np.uint64(~hi & (2**64 - 1))) == 0)
             t = t[~inside[t.index]]
+        removed = self.table.chemsys[~self.table.index.isin(t.index)]
         merged = pd.concat([t, new[t.columns.intersection(new.columns)]], ignore_index=True)
+        # only rows whose chemical system contains a changed phase's system see a new hull
+        lo, hi = _masks(merged.chemsys)
+        affected = np.zeros(len(merged), bool)
+        for cs in set(new.chemsys) | set(removed):
+            mlo, mhi = (np.uint64(v) for v in element_mask(cs.split("-")))
+            affected |= ((lo & mlo) == mlo) & ((hi & mhi) == mhi)
         srcs = self.sources + sorted(set(new.source) - set(self.sources))
-        return PhaseStore(_finish(merged), dict(self.report), srcs)
+        return PhaseStore(_finish(merged, np.nonzero(affected)[0]), dict(self.report), srcs)
 
 
 # --------------------------------------------------------------------------- cache

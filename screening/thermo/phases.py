@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -20,13 +21,16 @@ class PhaseSet:
     """Phases whose elements lie within ``elements``.
 
     ``amounts[i, k]``: atoms of element k in row i's stored formula; ``energy[i]``: its
-    MP2020-corrected total energy (eV); ``rows``: the store rows (for ids, gaps, volumes).
+    MP2020-corrected total energy (eV); ``rows``: the store rows (for ids, gaps, volumes);
+    ``formulas``: reduced formulas; ``reduced_units[i]``: reduced formula units per stored one.
     """
 
     elements: tuple[str, ...]
     rows: pd.DataFrame
     amounts: np.ndarray
     energy: np.ndarray
+    formulas: np.ndarray
+    reduced_units: np.ndarray
 
     @property
     def n_atoms(self) -> np.ndarray:
@@ -59,6 +63,13 @@ class PhaseSet:
         return lp.hull_energy(frac[keep], epa[keep], target).value
 
 
+@lru_cache(maxsize=None)
+def _parsed(composition: str) -> tuple[dict[str, float], float]:
+    """Element amounts of a stored composition and its reduced formula units."""
+    comp = Composition(composition)
+    return comp.get_el_amt_dict(), comp.num_atoms / comp.reduced_composition.num_atoms
+
+
 def phase_set(store: PhaseStore, elements) -> PhaseSet:
     """Cached PhaseSet of ``store`` for the chemical system ``elements``."""
     key = tuple(sorted({str(e) for e in elements}, key=lambda s: Element(s).Z))
@@ -66,10 +77,14 @@ def phase_set(store: PhaseStore, elements) -> PhaseSet:
     if key not in per_store:
         rows = store.select(key).reset_index(drop=True)
         amounts = np.zeros((len(rows), len(key)))
+        units = np.ones(len(rows))
+        col = {el: k for k, el in enumerate(key)}
         for i, c in enumerate(rows.composition):
-            for el, amt in Composition(c).get_el_amt_dict().items():
-                amounts[i, key.index(el)] = amt
-        per_store[key] = PhaseSet(key, rows, amounts, rows.energy_eV.to_numpy(dtype=float))
+            amt, units[i] = _parsed(c)
+            for el, n in amt.items():
+                amounts[i, col[el]] = n
+        per_store[key] = PhaseSet(key, rows, amounts, rows.energy_eV.to_numpy(dtype=float),
+                                  rows.formula.to_numpy(dtype=object), units)
     return per_store[key]
 
 
@@ -89,5 +104,5 @@ def products_of(ps: PhaseSet, weights: np.ndarray, tol: float = 1e-6, skip: tupl
     for i in np.nonzero(weights > tol)[0]:
         if i in skip:
             continue
-        out.append((ps.rows.formula.iat[i], float(weights[i])))
+        out.append((ps.formulas[i], float(weights[i])))
     return out

@@ -19,6 +19,7 @@ atom, Phi_j = (E_j - mu_Li N_Li,j) / N_nonLi,j, with reactants at their grand hu
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,9 +127,24 @@ def _min_mixing(basis: _Basis, fa: np.ndarray, ea: float, fb: np.ndarray, eb: fl
     return res.value - eb, float(res.weights[-1]), res.weights[:-1]
 
 
+_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def react(store: PhaseStore, a: str, b: str, open_li_V: float | None = None,
           tolerance_eV_per_atom: float = config.DFT_TOLERANCE_EV_PER_ATOM) -> Reaction:
-    """Most negative reaction energy of the A|B interface, closed or open to Li at ``open_li_V``."""
+    """Most negative reaction energy of the A|B interface, closed or open to Li at ``open_li_V``.
+
+    Results are memoised per store (a screen asks for the same product|electrolyte pairs often).
+    """
+    key = (str(a), str(b), open_li_V, tolerance_eV_per_atom)
+    memo = _MEMO.setdefault(store, {})
+    if key not in memo:
+        memo[key] = _react(store, a, b, open_li_V, tolerance_eV_per_atom)
+    return memo[key]
+
+
+def _react(store: PhaseStore, a: str, b: str, open_li_V: float | None,
+           tolerance_eV_per_atom: float) -> Reaction:
     row_a, ca = resolve(store, a)
     row_b, cb = resolve(store, b)
     if ca.reduced_formula == cb.reduced_formula:
@@ -163,7 +179,7 @@ def react(store: PhaseStore, a: str, b: str, open_li_V: float | None = None,
         # formula units of each product per atom (or non-Li atom) of mixture
         rows = basis.keep[w > 1e-7]
         units = w[w > 1e-7] / basis.atoms[w > 1e-7]
-        red = [ps.rows.formula.iat[r] for r in rows]
+        red = [ps.formulas[r] for r in rows]
         prods = sorted(zip(red, units * np.array([_reduced_factor(ps, r) for r in rows])), key=lambda p: p[0])
         products = tuple(f for f, _ in prods)
         na = x / _atoms_per_reduced(ca, mu is not None)
@@ -192,8 +208,7 @@ def react(store: PhaseStore, a: str, b: str, open_li_V: float | None = None,
 
 def _reduced_factor(ps: PhaseSet, r: int) -> float:
     """Reduced formula units per stored formula unit of row r."""
-    comp = Composition(ps.rows.composition.iat[r])
-    return comp.num_atoms / comp.reduced_composition.num_atoms
+    return float(ps.reduced_units[r])
 
 
 def _atoms_per_reduced(comp: Composition, non_li: bool) -> float:

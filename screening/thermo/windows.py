@@ -100,7 +100,7 @@ def _limit(ps: PhaseSet, i: int, e_p: float, dn: float) -> tuple[float, list[tup
     if res is None:
         return None
     t = res.weights[-1]
-    li_metal = [j for j, r in enumerate(idx) if ps.rows.formula.iat[r] == "Li"]
+    li_metal = np.nonzero(ps.formulas[idx] == "Li")[0]
     prods = []
     if t > 1e-9:
         w = np.zeros(len(ps.energy))

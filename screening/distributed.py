@@ -1,0 +1,171 @@
+"""Run a screen's candidate evaluations on Dask: a local multi-process cluster or a remote one.
+
+Candidates are grouped into chunks by chemical system (phases of a system and its
+sub-systems are shared, so each worker builds each phase set once and reuses its memoised
+reactions).  The store is scattered to the workers once; no shared filesystem is assumed.
+
+Resume: with a checkpoint folder every finished chunk is written there atomically (parquet)
+as it arrives.  Dask re-runs the chunks of a worker that dies; if the whole run dies, running
+the same screen again with the same checkpoint folder loads the finished chunks and computes
+only the rest.  The folder name is a hash of everything the rows depend on (store content,
+electrolyte, tolerance, gap threshold, candidates), so a changed input never reuses old rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from screening import ranking
+from screening.data.store import PhaseStore
+from screening.errors import InputError
+
+#: chunks per worker: enough for load balancing, few enough to keep per-task overhead small
+CHUNKS_PER_WORKER = 6
+
+
+def chunk_candidates(cand: pd.DataFrame, n_chunks: int) -> list[pd.DataFrame]:
+    """Split candidates into about ``n_chunks`` chunks, keeping chemical systems together.
+
+    Candidates are ordered by chemical system (elements sorted), so neighbouring candidates
+    share sub-systems; chunks are contiguous slices of that order with whole systems each.
+    """
+    from screening.data.store import parse_formula
+
+    systems = cand.formula.map(lambda f: "-".join(sorted(e.symbol for e in parse_formula(f).elements)))
+    order = cand.assign(_sys=systems).sort_values(["_sys", "formula"], kind="stable")
+    size = max(1, -(-len(order) // max(1, n_chunks)))
+    chunks, current, n = [], [], 0
+    for _, group in order.groupby("_sys", sort=False):
+        current.append(group)
+        n += len(group)
+        if n >= size:
+            chunks.append(pd.concat(current).drop(columns="_sys"))
+            current, n = [], 0
+    if current:
+        chunks.append(pd.concat(current).drop(columns="_sys"))
+    return chunks
+
+
+def evaluate_chunk(store: PhaseStore, chunk: pd.DataFrame, electrolyte: str, tolerance: float, gap: float) -> pd.DataFrame:
+    """Unranked rows of one chunk, indexed like the candidate DataFrame (runs on a worker)."""
+    rows = ranking.evaluate_all(store, chunk, electrolyte, tolerance, gap)
+    return pd.DataFrame(rows, index=chunk.index)
+
+
+def run_key(store: PhaseStore, cand: pd.DataFrame, electrolyte: str, tolerance: float, gap: float) -> str:
+    """Hash of everything a screen's rows depend on (for checkpoint folders)."""
+    h = hashlib.sha256()
+    h.update(json.dumps([store.content_key(), electrolyte, tolerance, gap]).encode())
+    h.update(pd.util.hash_pandas_object(cand[["formula", "kind"]], index=True).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _write_atomic(df: pd.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _read_chunk(path: Path) -> pd.DataFrame | None:
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # a damaged checkpoint is recomputed, never trusted
+        return None
+
+
+@dataclass
+class DaskRunner:
+    """Evaluate a screen on Dask (callable with the signature of ``ranking.evaluate_all``).
+
+    ``scheduler``: address of a running scheduler (``tcp://host:8786``); otherwise a local
+    cluster of ``workers`` single-threaded worker processes is started for the run.
+    ``checkpoint``: folder for finished chunks (resume); None disables checkpoints.
+    After a run, ``n_chunks``, ``n_resumed`` and ``n_computed`` tell what happened.
+    """
+
+    scheduler: str | None = None
+    workers: int | None = None
+    checkpoint: Path | None = None
+    chunks_per_worker: int = CHUNKS_PER_WORKER
+    retries: int = 2
+    n_chunks: int = 0
+    n_resumed: int = 0
+    n_computed: int = 0
+
+    def __post_init__(self):
+        if self.scheduler is None and (self.workers is None or self.workers < 1):
+            raise InputError("give --workers N (N >= 1) for a local cluster or --scheduler tcp://HOST:PORT")
+
+    def _client(self):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError("Dask is not installed: pip install -e '.[dask]'") from None
+        if self.scheduler:
+            try:
+                return Client(self.scheduler, timeout="10s"), None
+            except (OSError, TimeoutError) as exc:
+                raise InputError(f"cannot reach the Dask scheduler {self.scheduler} ({exc.__class__.__name__}): "
+                                 "check the address and that `dask scheduler` is running") from None
+        cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=50)
+        return Client(cluster), cluster
+
+    def __call__(self, store: PhaseStore, cand: pd.DataFrame, electrolyte: str, tolerance: float, gap: float,
+                 progress=None) -> list[dict]:
+        folder = None
+        if self.checkpoint is not None:
+            folder = Path(self.checkpoint) / run_key(store, cand, electrolyte, tolerance, gap)
+            folder.mkdir(parents=True, exist_ok=True)
+        client, cluster = self._client()
+        try:
+            n_workers = len(client.scheduler_info()["workers"]) or (self.workers or 1)
+            chunks = chunk_candidates(cand, n_workers * self.chunks_per_worker)
+            self.n_chunks = len(chunks)
+            done: dict[int, pd.DataFrame] = {}
+            todo = []
+            for k, chunk in enumerate(chunks):
+                path = folder / f"chunk-{k:05d}.parquet" if folder else None
+                got = _read_chunk(path) if path is not None and path.is_file() else None
+                if got is not None and list(got.index) == list(chunk.index):
+                    done[k] = got
+                else:
+                    todo.append(k)
+            self.n_resumed = len(done)
+            finished = sum(len(chunks[k]) for k in done)
+            if progress and done:
+                progress(finished, len(cand), "resumed")
+            if todo:
+                from distributed import as_completed
+
+                remote_store = client.scatter(store, broadcast=True)
+                futures = {client.submit(evaluate_chunk, remote_store, chunks[k], electrolyte, tolerance, gap,
+                                         retries=self.retries, key=f"screen-chunk-{k}-{id(self)}"): k for k in todo}
+                for fut in as_completed(futures):
+                    k = futures[fut]
+                    df = fut.result()
+                    done[k] = df
+                    if folder is not None:
+                        _write_atomic(df, folder / f"chunk-{k:05d}.parquet")
+                    finished += len(df)
+                    if progress:
+                        progress(finished, len(cand), df.candidate.iat[-1] if len(df) else "")
+            self.n_computed = len(todo)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        rows = pd.concat([done[k] for k in sorted(done)]).sort_index()
+        return rows.to_dict("records")
