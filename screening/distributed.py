@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,7 @@ class DaskRunner:
 
     def _client(self):
         try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError:
             raise InputError("Dask is not installed: pip install -e '.[dask]'") from None
@@ -119,8 +121,12 @@ class DaskRunner:
             except (OSError, TimeoutError) as exc:
                 raise InputError(f"cannot reach the Dask scheduler {self.scheduler} ({exc.__class__.__name__}): "
                                  "check the address and that `dask scheduler` is running") from None
-        cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=50)
+        # on Linux the workers are forked: they inherit the imported modules (about 0.1 s to start
+        # instead of 2-4 s of imports per worker); elsewhere the platform default is kept
+        method = "fork" if sys.platform.startswith("linux") else dask.config.get("distributed.worker.multiprocessing-method")
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=50)
         return Client(cluster), cluster
 
     def __call__(self, store: PhaseStore, cand: pd.DataFrame, electrolyte: str, tolerance: float, gap: float,
