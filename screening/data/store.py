@@ -332,6 +332,7 @@ class PhaseStore:
         best = self.table.groupby("formula", sort=False)["energy_per_atom_eV"].idxmin()
         self._best = dict(zip(best.index, best.to_numpy(), strict=True))
         self._elements = set(self.table.chemsys[~self.table.chemsys.str.contains("-")])
+        self._rows: dict[str, pd.Series] = {}  # lookup cache (rows are never modified in place)
 
     def content_key(self) -> str:
         """Hash of the table's content (changes with any fetched, user or edited phase)."""
@@ -357,6 +358,9 @@ class PhaseStore:
 
     def lookup(self, formula: str) -> pd.Series:
         """Lowest-energy phase of a formula, or InputError naming the fix."""
+        hit = self._rows.get(formula)
+        if hit is not None:
+            return hit
         comp = parse_formula(formula)
         idx = self._best.get(comp.reduced_formula)
         if idx is None:
@@ -367,7 +371,8 @@ class PhaseStore:
                 f"{comp.reduced_formula} is not in the phase store: run `screening fetch --chemsys "
                 f"{comp.chemical_system}` or add it from a user CSV (--phases FILE)"
             )
-        return self.table.loc[idx]
+        row = self._rows[formula] = self.table.loc[idx]
+        return row
 
     def warnings_for(self, elements) -> list[str]:
         """Incomplete-offline-data warnings for a chemical system (and its subsystems)."""
