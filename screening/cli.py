@@ -116,6 +116,63 @@ def fetch(chemsys: Annotated[str, typer.Option(help="Chemical system, e.g. Li-La
     out.print(f"fetched {chemsys} -> {path}")
 
 
+@app.command("add-structure")
+def add_structure(
+    files: Annotated[list[Path], typer.Argument(help="CIF or POSCAR files of hypothetical phases.")],
+    relax: Annotated[bool, typer.Option("--relax/--no-relax", help="Relax cell and ions with CHGNet (else score the structure as given).")] = True,
+    name: Annotated[list[str] | None, typer.Option("--name", help="Phase name, once per file (default: the file name).")] = None,
+    fmax: Annotated[float, typer.Option(help="Force tolerance of the relaxation (eV/A).")] = 0.05,
+    steps: Annotated[int, typer.Option(help="Maximum optimizer steps.")] = 500,
+    band_gap: Annotated[list[float] | None, typer.Option("--band-gap", help="Band gap (eV), once per file, if known (CHGNet gives none).")] = None,
+    electrolyte: Annotated[str | None, typer.Option(help="Then screen the new phases against this electrolyte.")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Also write the phases as a user CSV (use with --phases FILE).")] = None,
+    as_json: JsonOpt = False,
+):
+    """Relax crystal structures with CHGNet and place them on the MP hull (needs pip install -e '.[mlip]')."""
+    from screening import mlip, ranking
+
+    if not (fmax > 0 and math.isfinite(fmax)):
+        raise InputError(f"--fmax {fmax}: give a positive force tolerance in eV/A, e.g. 0.05")
+    if steps < 1:
+        raise InputError(f"--steps {steps}: give a positive number of optimizer steps, e.g. 500")
+    if out_path is not None and not out_path.parent.is_dir():
+        raise InputError(f"--out {out_path}: folder {out_path.parent} does not exist")
+    store = _store()
+    if electrolyte:
+        store.lookup(electrolyte)
+    kw = dict(relax=relax, names=name or None, band_gap_eV=band_gap or None, fmax=fmax, steps=steps)
+    if as_json or not sys.stderr.isatty():
+        new, df = mlip.add_structures(store, files, **kw)
+    else:
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("CHGNet", total=len(files))
+            new, df = mlip.add_structures(
+                store, files, **kw,
+                progress=lambda done, total, label: bar.update(task, completed=done, description=f"CHGNet {Path(label).name}"))
+    if out_path is not None:
+        mlip.to_user_csv(df, out_path)
+    recs = [{k: _clean(v) for k, v in r.items() if k != "structure"} for r in df.to_dict("records")]
+    if electrolyte:
+        screened = _run_screen(new, ranking.as_candidates(list(df.formula)), electrolyte, "Li", ranking.Weights(), 0.02,
+                               quiet=as_json)
+    if as_json:
+        _emit_json({"phases": recs, "screen": None if not electrolyte else
+                    [{k: _clean(v) for k, v in r.items()} for r in screened.to_dict("records")]})
+        return
+    _table(f"CHGNet phases ({df.model.iloc[0]}) vs the MP hull", [
+        "phase_id", "formula", "E eV/atom", "MP hull eV/atom", "E above hull meV/atom", "V_m cm3/mol", "steps",
+        "converged", "cached", "warning"],
+        [[r.phase_id, r.formula, r.energy_eV_per_atom, r.mp_hull_energy_eV_per_atom, 1000 * r.e_above_hull_eV_per_atom,
+          r.molar_volume_cm3_per_mol, r.n_steps, r.converged, r.cached, r.warning or "-"] for r in df.itertuples()])
+    out.print("band gap: unknown (CHGNet gives no band gap) unless --band-gap is given")
+    if out_path is not None:
+        out.print(f"{len(df)} phases written to {out_path}: add them to any command with `screening --phases {out_path} ...`")
+    if electrolyte:
+        _emit_screen(new, screened, "table", None, electrolyte, 25)
+
+
 # ----------------------------------------------------------------------------- thermodynamics
 @app.command()
 def window(formulas: Annotated[list[str], typer.Argument(help="Phases, e.g. Li7La3Zr2O12 LiI")],

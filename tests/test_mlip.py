@@ -1,0 +1,280 @@
+"""CHGNet phases (screening.mlip) against experiment and MP, and through the screen end to end.
+
+chgnet is imported directly on purpose: CI installs the ``mlip`` extra, and a missing install
+must fail here loudly rather than skip.
+"""
+
+import math
+import sys
+import time
+
+import chgnet  # noqa: F401  (the mlip extra must be installed: pip install -e '.[mlip]')
+import numpy as np
+import pandas as pd
+import pytest
+from ase.build import bulk
+from pymatgen.core import Composition, Lattice, Structure
+
+from screening import mlip, ranking
+from screening.data.store import PhaseStore, hull_energy_at
+from screening.data.user import merge_user_phases
+from screening.errors import DataError, InputError
+from screening.interphase import interphase
+
+VOLUME_TOLERANCE = 0.08  # relaxed molar volume vs experiment
+ENERGY_TOLERANCE_EV_PER_ATOM = 0.080  # CHGNet vs MP's (MP2020-corrected) ground state
+
+
+def rocksalt(a, cation, anion):
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def antifluorite_li2o(a=4.61):
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), ["O", "Li"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+
+
+def antiperovskite_li3ocl(a=3.91):
+    # Li3OCl, cubic Pm-3m, a = 3.91 A (Zhao & Daemen, J. Am. Chem. Soc. 134, 15042 (2012)):
+    # O at the body centre, Cl at the corners, Li at the face centres
+    return Structure.from_spacegroup("Pm-3m", Lattice.cubic(a), ["O", "Cl", "Li"], [[0.5] * 3, [0, 0, 0], [0.5, 0.5, 0]])
+
+
+# starting lattices near experiment (LiI 6.00 A, LiF 4.03 A, LiCl 5.13 A, Li2O 4.61 A)
+KNOWN = {"LiI": rocksalt(6.00, "Li", "I"), "LiF": rocksalt(4.03, "Li", "F"), "LiCl": rocksalt(5.13, "Li", "Cl"),
+         "Li2O": antifluorite_li2o(4.61)}
+
+
+@pytest.fixture(scope="module")
+def relaxed():
+    """One uncached relaxation per known salt, with its wall time (s)."""
+    out = {}
+    for f, s in KNOWN.items():
+        t0 = time.perf_counter()
+        r = mlip.relax_structure(s, cache_dir=None)
+        out[f] = (r, time.perf_counter() - t0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def mlcache(tmp_path_factory):
+    return tmp_path_factory.mktemp("mlcache")
+
+
+@pytest.fixture(scope="module")
+def with_li3ocl(store, mlcache):
+    return mlip.add_structures(store, antiperovskite_li3ocl(), names="Li3OCl-antiperovskite", cache_dir=mlcache)
+
+
+@pytest.mark.parametrize("formula", list(KNOWN))
+def test_relaxed_volume_within_8_percent_of_experiment(store, relaxed, formula):
+    r, _ = relaxed[formula]
+    row = store.lookup(formula)
+    assert "experimental" in row.volume_source  # shared densities, not a DFT volume
+    assert r.molar_volume_cm3_per_mol == pytest.approx(row.molar_volume_cm3_per_mol, rel=VOLUME_TOLERANCE)
+
+
+@pytest.mark.parametrize("formula", list(KNOWN))
+def test_energy_within_80_meV_of_mp_ground_state(store, relaxed, formula):
+    r, _ = relaxed[formula]
+    e_hull = hull_energy_at(store.table, Composition(formula))
+    assert store.lookup(formula).energy_per_atom_eV == pytest.approx(e_hull, abs=1e-9)  # MP's ground state
+    assert abs(r.energy_eV_per_atom - e_hull) < ENERGY_TOLERANCE_EV_PER_ATOM
+
+
+def test_relax_result_is_complete_and_fast(relaxed):
+    for f, (r, seconds) in relaxed.items():
+        assert r.formula == f and r.relaxed and r.converged is True
+        assert 0 <= r.n_steps < mlip.DEFAULT_STEPS and r.max_force_eV_per_A < mlip.DEFAULT_FMAX_EV_PER_A
+        assert r.max_stress_GPa < 0.5
+        assert r.model.startswith("CHGNet 0.4") and "weights 0.3.0" in r.model
+        assert len(r.structure_hash) == 20 and not r.cached
+        # molar volume per mol of reduced formula units, as the store keeps it
+        per_fu = r.volume_A3_per_atom * Composition(f).num_atoms
+        assert r.molar_volume_cm3_per_mol == pytest.approx(per_fu * mlip.AVOGADRO * 1e-24)
+        assert r.structure is not None and r.structure.composition.reduced_formula == f
+        assert seconds < 60  # a few seconds on 2 cores; generous for a loaded CI machine
+
+
+def test_li3ocl_is_absent_from_mp_store(store):
+    with pytest.raises(InputError, match="not in the phase store"):
+        store.lookup("Li3OCl")
+
+
+def test_chgnet_phase_added_with_provenance_and_hull_distance(store, with_li3ocl):
+    new, df = with_li3ocl
+    assert len(df) == 1 and len(new.table) == len(store.table) + 1
+    res = df.iloc[0]
+    comp = Composition("Li3OCl")
+    e_hull = hull_energy_at(store.table, comp)
+    assert res.mp_hull_energy_eV_per_atom == pytest.approx(e_hull, abs=1e-12)
+    assert res.e_above_hull_eV_per_atom == pytest.approx(res.energy_eV_per_atom - e_hull, abs=1e-12)
+    # metastable vs Li2O + LiCl (DFT, MP: a few tens of meV/atom); CHGNet within its error of that
+    assert 0.0 < res.e_above_hull_eV_per_atom < 0.08
+    row = new.lookup("Li3OCl")
+    assert row.phase_id == "chgnet:Li3OCl-antiperovskite"
+    assert row.source == res.model and row.source.startswith("CHGNet ")
+    assert row.run_type == "CHGNet" and "CHGNet" in row.volume_source
+    assert row.e_above_hull_eV_per_atom == pytest.approx(res.e_above_hull_eV_per_atom, abs=1e-9)
+    assert row.energy_per_atom_eV == pytest.approx(res.energy_eV_per_atom)
+    assert math.isnan(row.band_gap_eV) and row.band_gap_source == "unknown (CHGNet gives no band gap)"
+    assert res.band_gap_source == mlip.NO_GAP_NOTE
+    # relaxed volume near the measured cubic cell (a = 3.91 A, 1 formula unit)
+    v_exp = 3.91**3 * mlip.AVOGADRO * 1e-24
+    assert row.molar_volume_cm3_per_mol == pytest.approx(v_exp, rel=VOLUME_TOLERANCE)
+    assert res.molar_volume_cm3_per_mol == pytest.approx(row.molar_volume_cm3_per_mol)
+    # the original store is untouched
+    assert not (store.table.phase_id == row.phase_id).any()
+
+
+def test_chgnet_phase_runs_through_interphase_and_screen(with_li3ocl):
+    new, _ = with_li3ocl
+    ip = interphase(new, "Li3OCl")
+    assert set(ip.products) == {"Li2O", "LiCl"}  # metastable: it falls apart at Li metal
+    for v in (ip.li_reaction_energy_eV_per_atom, ip.volume_ratio, ip.electrolyte_reaction_energy_eV_per_atom,
+              ip.precursor_e_above_hull_eV_per_atom, ip.min_product_band_gap_eV):
+        assert v is not None and np.isfinite(v)
+    df = ranking.screen(new, ["Li3OCl", "LiI"])
+    row = df[df.candidate == "Li3OCl"].iloc[0]
+    assert row["error"] == ""
+    for col in ("score", "li_reaction_energy_eV_per_atom", "volume_ratio", "e_above_hull_eV_per_atom",
+                "electrolyte_reaction_energy_eV_per_atom", "reduction_limit_V", "oxidation_limit_V"):
+        assert np.isfinite(float(row[col])), col
+    assert "above the hull" in row["flags"]
+
+
+def test_results_cached_on_disk_and_reused(store, with_li3ocl, mlcache):
+    _, first = with_li3ocl
+    files = list((mlcache / mlip.CACHE_SUBDIR).iterdir())
+    assert [p.suffix for p in files] == [".json"]  # one small JSON, no temp files left
+    t0 = time.perf_counter()
+    _, again = mlip.add_structures(store, antiperovskite_li3ocl(), cache_dir=mlcache)
+    assert time.perf_counter() - t0 < 30  # store merge only; relaxation skipped
+    assert bool(again.cached.iloc[0]) and not bool(first.cached.iloc[0])
+    for col in ("energy_eV_per_atom", "molar_volume_cm3_per_mol", "e_above_hull_eV_per_atom", "structure_hash"):
+        assert again[col].iloc[0] == first[col].iloc[0]
+    # other relaxation settings are another cache entry; a corrupt entry is recomputed
+    r = mlip.relax_structure(antiperovskite_li3ocl(), relax=False, cache_dir=mlcache / "x")
+    assert not r.cached and r.n_steps == 0 and r.converged is None
+    (path,) = (mlcache / "x").iterdir()
+    path.write_text("{not json")
+    assert not mlip.relax_structure(antiperovskite_li3ocl(), relax=False, cache_dir=mlcache / "x").cached
+    assert mlip.relax_structure(antiperovskite_li3ocl(), relax=False, cache_dir=mlcache / "x").cached
+
+
+def test_file_and_ase_inputs_agree(tmp_path):
+    s = KNOWN["LiF"]
+    cif, poscar = tmp_path / "LiF.cif", tmp_path / "POSCAR"
+    s.to(filename=str(cif))
+    s.to(filename=str(poscar), fmt="poscar")
+    ref = mlip.relax_structure(s, relax=False)
+    atoms = bulk("LiF", "rocksalt", a=4.03, cubic=True)
+    for item in (cif, str(poscar), atoms):
+        r = mlip.relax_structure(item, relax=False)
+        assert r.energy_eV_per_atom == pytest.approx(ref.energy_eV_per_atom, abs=1e-5)
+        assert r.volume_A3_per_atom == pytest.approx(4.03**3 / 8, rel=1e-6)  # unrelaxed: input cell kept
+    assert mlip.relax_structure(cif, relax=False).structure_hash == ref.structure_hash
+
+
+def test_chgnet_phase_below_mp_hull_is_flagged(store, mlcache):
+    # a store whose Li-F system lacks LiF: the CHGNet LiF is far below that hull
+    t = store.select(["Li", "F"])
+    no_lif = PhaseStore(t[t.formula != "LiF"], dict(store.report))
+    new, df = mlip.add_structures(no_lif, KNOWN["LiF"], cache_dir=mlcache)
+    assert df.e_above_hull_eV_per_atom.iloc[0] < -1.0
+    assert "below the MP hull" in df.warning.iloc[0]
+    row = new.lookup("LiF")
+    assert row.e_above_hull_eV_per_atom == pytest.approx(0.0, abs=1e-9) and "below the MP hull" in row.warning
+
+
+def test_user_csv_export_round_trips(store, with_li3ocl, tmp_path):
+    _, df = with_li3ocl
+    path = mlip.to_user_csv(df, tmp_path / "chgnet_phases.csv")
+    s2 = merge_user_phases(store, path)
+    row = s2.lookup("Li3OCl")
+    assert row.energy_per_atom_eV == pytest.approx(df.energy_eV_per_atom.iloc[0], abs=1e-9)
+    assert row.molar_volume_cm3_per_mol == pytest.approx(df.molar_volume_cm3_per_mol.iloc[0], rel=1e-9)
+
+
+def _one_line(exc_info, *words):
+    msg = str(exc_info.value)
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_friendly_errors(store, tmp_path):
+    with pytest.raises(DataError) as e:
+        mlip.add_structures(store, tmp_path / "nope.cif")
+    _one_line(e, "nope.cif", "not found")
+    junk = tmp_path / "junk.cif"
+    junk.write_text("this is not a crystal\n")
+    with pytest.raises(DataError) as e:
+        mlip.add_structures(store, junk)
+    _one_line(e, "junk.cif", "cannot read")
+    # elements outside the store
+    t = store.select(["Li", "O", "Cl"])
+    small = PhaseStore(t, dict(store.report))
+    with pytest.raises(DataError) as e:
+        mlip.add_structures(small, KNOWN["LiI"])
+    _one_line(e, "element(s) I not in the phase store")
+    disordered = Structure(Lattice.cubic(4.03), [{"Li": 0.5, "Na": 0.5}, "F"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    with pytest.raises(InputError) as e:
+        mlip.add_structures(store, disordered)
+    _one_line(e, "partial occupancies")
+    with pytest.raises(InputError) as e:
+        mlip.relax_structure(KNOWN["LiF"], fmax=-1)
+    _one_line(e, "fmax")
+    with pytest.raises(InputError) as e:
+        mlip.add_structures(store, [KNOWN["LiF"], KNOWN["LiI"]], names="one")
+    _one_line(e, "one name for 2 structures")
+    with pytest.raises(InputError) as e:
+        mlip.add_structures(store, KNOWN["LiF"], band_gap_eV=-3)
+    _one_line(e, "band gap")
+    with pytest.raises(InputError):
+        mlip.relax_structure(42)
+
+
+def test_missing_chgnet_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "chgnet", None)  # import chgnet -> ImportError
+    monkeypatch.setattr(mlip, "_CALC", None)
+    with pytest.raises(DataError) as e:
+        mlip.relax_structure(KNOWN["LiF"])
+    assert str(e.value) == "CHGNet is not installed: pip install -e '.[mlip]'"
+
+
+def test_band_gap_given_by_user_is_kept(store, mlcache):
+    new, df = mlip.add_structures(store, antiperovskite_li3ocl(), band_gap_eV=6.4, names="Li3OCl-gap", cache_dir=mlcache)
+    row = new.table[new.table.phase_id == "chgnet:Li3OCl-gap"].iloc[0]
+    assert row.band_gap_eV == 6.4 and "user" in row.band_gap_source
+    assert df.band_gap_eV.iloc[0] == 6.4
+    assert isinstance(df, pd.DataFrame)
+
+
+def test_cli_add_structure_end_to_end(run_cli, tmp_path):
+    """A CIF file through the console command: relaxed, placed on the MP hull, screened vs LLZO."""
+    cif = tmp_path / "Li3OCl.cif"
+    antiperovskite_li3ocl().to(filename=str(cif))
+    csv = tmp_path / "phases.csv"
+    proc = run_cli("add-structure", str(cif), "--name", "Li3OCl-cli", "--electrolyte", "Li7La3Zr2O12",
+                   "--out", str(csv), "--json", check_rc=0)
+    import json
+
+    res = json.loads(proc.stdout)
+    (phase,) = res["phases"]
+    assert phase["phase_id"] == "chgnet:Li3OCl-cli" and 0.0 < phase["e_above_hull_eV_per_atom"] < 0.08
+    (row,) = res["screen"]
+    assert row["candidate"] == "Li3ClO" and row["rank"] == 1  # pymatgen's reduced formula of Li3OCl
+    assert row["error"] == "" and row["interphase"] == "Li2O + LiCl"
+    # the exported CSV feeds any other command
+    proc = run_cli("--phases", str(csv), "phase", "Li3OCl", "--json", check_rc=0)
+    assert json.loads(proc.stdout)[0]["e_above_hull_eV_per_atom"] == pytest.approx(phase["e_above_hull_eV_per_atom"], abs=1e-4)
+
+
+@pytest.mark.parametrize("args,word", [
+    (("missing.cif",), "not found"),
+    (("x.cif", "--fmax", "-1"), "--fmax"),
+])
+def test_cli_add_structure_bad_input(run_cli, args, word):
+    proc = run_cli("add-structure", *args)
+    assert proc.returncode == 2 and word in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
