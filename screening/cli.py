@@ -58,12 +58,22 @@ def _emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
+def _cell(v) -> str:
+    """Table cell text: '-' for missing values, 4 significant digits, no rich markup."""
+    import pandas as pd
+    from rich.markup import escape
+
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.4g}" if isinstance(v, float) else escape(str(v))
+
+
 def _table(title: str, columns: list[str], rows: list[list]) -> None:
     t = Table(title=title, show_lines=False)
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*["-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in r])
+        t.add_row(*[_cell(v) for v in r])
     out.print(t)
 
 
@@ -380,7 +390,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] 
                  f"vs {ip.electrolyte}: {ip.electrolyte_reaction_energy_eV_per_atom:.4f} eV/atom")
     seed_text = "\n".join(lines)
     out.print("[bold]Seed case: Li | LLZO and the I2 -> LiI interphase[/bold]")
-    out.print(seed_text, highlight=False)
+    out.print(seed_text, highlight=False, markup=False)
     df = _run_screen(store, None, electrolyte, "Li", ranking.Weights(), 0.02)
     folder = report.write_report(store, df, out_dir, electrolyte, seed=seed_text)
     cols = ["rank", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",

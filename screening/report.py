@@ -162,6 +162,8 @@ def write_report(store, df: pd.DataFrame, folder: Path, electrolyte: str, seed: 
     parent = folder.resolve().parent
     if not parent.exists():
         raise InputError(f"report folder {folder}: parent {parent} does not exist")
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / "report.html").is_file())):
+        raise InputError(f"report folder {folder} exists and is not a screening report: choose a new --out folder")
     figs = figures(store, df, electrolyte)
     tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{folder.name}-"))
     try:
