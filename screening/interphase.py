@@ -114,6 +114,8 @@ def interphase(store: PhaseStore, precursor: str, electrolyte: str | None = "Li7
     given = parse_formula(precursor)
     scale = given.num_atoms / red.num_atoms
     per_atom = d_e / n_atoms
+    if abs(per_atom) < 1e-9:  # LP round-off of "no reaction"
+        per_atom, d_e = 0.0, 0.0
     per_li = d_e / li_used if li_used > 1e-9 else None
     rows = ps.rows.iloc[[i for _, _, i in prods]]
 
@@ -123,7 +125,10 @@ def interphase(store: PhaseStore, precursor: str, electrolyte: str | None = "Li7
     missing = [f for (f, _, _), v in zip(prods, rows.molar_volume_cm3_per_mol, strict=True) if not np.isfinite(v)]
     if not np.isfinite(v_p):
         missing.insert(0, f"{red.reduced_formula} (precursor)")
-    if missing:
+    if len(prods) == 1 and prods[0][0] == red.reduced_formula and abs(li_used) < 1e-9:
+        v_ratio = v_ratio_li = 1.0  # stable against Li: nothing changes
+        v_note = "no reaction with Li: volume unchanged"
+    elif missing:
         v_ratio = v_ratio_li = None
         v_note = "no molar volume for " + ", ".join(missing) + ": add a density (user CSV) or fetch structures"
     else:
@@ -131,7 +136,8 @@ def interphase(store: PhaseStore, precursor: str, electrolyte: str | None = "Li7
         v_ratio = v_prod / v_p
         v_li = li_row.molar_volume_cm3_per_mol
         v_ratio_li = v_prod / (v_p + max(li_used, 0.0) * v_li) if np.isfinite(v_li) else None
-        v_note = "experimental densities" if all("densities" in s for s in rows.volume_source) else "mixed volume sources"
+        sources = [*rows.volume_source, row.volume_source]
+        v_note = "experimental densities" if all("densities" in s for s in sources) else "mixed volume sources: " + "; ".join(sorted(set(sources)))
 
     # electronic character
     gaps = dict(zip([f for f, _, _ in prods], rows.band_gap_eV, strict=True))

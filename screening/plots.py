@@ -27,27 +27,39 @@ def windows_chart(windows, cathode_V: float = 4.0, max_V: float = 6.0):
     ax.set_ylim(-1.2, len(windows) - 0.4)
     ax.invert_yaxis()
     ax.set_xlabel("Voltage vs Li/Li+ (V)")
-    ax.set_title("Electrochemical stability windows (blue: stable against Li metal)")
+    ax.set_title("Stability windows vs Li/Li+ (blue: stable against Li metal, orange: reduced by Li)", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def reaction_curve(kinks, a: str, b: str, title: str | None = None):
-    """Reaction energy (eV/atom) vs mixing ratio x of A; ``kinks`` = [(x, E, label)]."""
+def reaction_curve(kinks, a: str, b: str, title: str | None = None, tolerance_eV_per_atom: float = 0.02):
+    """Reaction energy (eV/atom) vs mixing ratio x of A; ``kinks`` = [(x, E, label)].
+
+    The band |E| < ``tolerance_eV_per_atom`` (DFT error) is shaded; labels closer than 0.08 in x
+    to the previous label are left out so they never overlap.
+    """
     fig, ax = plt.subplots(figsize=(6, 3.6))
     xs = [k[0] for k in kinks]
     es = [k[1] for k in kinks]
+    ax.axhspan(-tolerance_eV_per_atom, tolerance_eV_per_atom, color="#e8e8e8", zorder=0,
+               label=f"within DFT error (|E| < {1000 * tolerance_eV_per_atom:g} meV/atom)")
     ax.plot(xs, es, "o-", color="#4c72b0")
-    for x, e, label in kinks:
-        if label and e < -1e-6:
-            ax.annotate(label, (x, e), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
+    last_x = -1.0
+    for x, e, label in sorted(kinks):
+        if label and e < -1e-6 and x - last_x >= 0.08:
+            ha = "left" if x < 0.2 else ("right" if x > 0.8 else "center")
+            ax.annotate(label, (x, e), textcoords="offset points", xytext=(0, -12), ha=ha, fontsize=7)
+            last_x = x
+    if min(es + [0.0]) > -1e-6:
+        ax.text(0.5, 0.01, "no reaction", ha="center", fontsize=9, color="grey")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel(f"mixing ratio x (atomic fraction of {a})")
     ax.set_ylabel("reaction energy (eV/atom)")
-    ax.set_title(title or f"{a} | {b}")
-    ax.set_xlim(0, 1)
+    ax.set_title(title or f"{a} | {b}", fontsize=10)
+    ax.set_xlim(-0.02, 1.02)
     lo = min(es + [0.0])
-    ax.set_ylim(lo * 1.3 - 0.005, 0.01 - lo * 0.05)
+    ax.set_ylim(min(lo * 1.3, -0.05), max(0.01 - lo * 0.05, 0.03))
+    ax.legend(loc="lower right", fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -79,6 +91,6 @@ def ranking_chart(df, top: int = 20):
     ax.set_yticks(np.arange(len(d)), [f"{r}. {f}" for r, f in zip(d["rank"], d.candidate, strict=True)])
     ax.invert_yaxis()
     ax.set_xlabel("composite score (higher is better)")
-    ax.set_title("Ranking (green: insulating interphase, red: mixed conducting, grey: unknown)")
+    ax.set_title("Composite score; green: insulating interphase, red: mixed conductor", fontsize=10)
     fig.tight_layout()
     return fig

@@ -112,12 +112,15 @@ def evaluate(store: PhaseStore, formula: str, kind: str, electrolyte: str,
     if ip.within_dft_error and (ip.electrolyte_reaction_energy_eV_per_atom or 0) < 0:
         flags.append("electrolyte reaction within DFT error")
     if ip.volume_ratio is None and (kind == "precursor" or ip.li_consumed_per_formula_unit > 1e-9):
-        flags.append(ip.volume_note)
+        flags.append(ip.volume_note.split(":")[0])  # the remedy is given once, in the report
     if ip.electronic_character == "unknown":
         flags.append(ip.band_gap_note)
     if ip.precursor_e_above_hull_eV_per_atom > 1e-6:
         flags.append(f"candidate is {1000 * ip.precursor_e_above_hull_eV_per_atom:.1f} meV/atom above the hull")
-    flags += list(ip.warnings)
+    flags += [w.replace("; fetch this system from MP", "") for w in ip.warnings]
+    own_warning = store.lookup(formula).warning  # e.g. a CHGNet phase below the MP hull
+    if isinstance(own_warning, str) and own_warning:
+        flags.append(own_warning)
     return {
         "candidate": ip.precursor if kind == "precursor" else formula,
         "kind": kind,

@@ -24,6 +24,10 @@ TABLE_COLUMNS = ["rank", "candidate", "kind", "score", "pareto_front", "interpha
                  "min_product_band_gap_eV", "li_reaction_energy_eV_per_atom", "volume_ratio",
                  "electrolyte_reaction_energy_eV_per_atom", "reduction_limit_V", "oxidation_limit_V", "flags"]
 FORMATS = ("table", "csv", "json", "md", "html", "parquet")
+METHOD = ("Ranking: score = weighted mean of sub-scores for stability against Li, stability against the "
+          "electrolyte, electronic insulation (PBE gap / 4 eV, 0 for mixed conductors) and volume expansion "
+          "(V ratio - 1, capped at 0.5); pareto front 1 = not dominated on those four criteria. "
+          "Missing volumes: add a density (user CSV, --phases) or fetch structures (screening fetch).")
 
 
 def _fmt(v) -> str:
@@ -50,7 +54,7 @@ def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
@@ -63,7 +67,12 @@ def figures(store, df: pd.DataFrame, electrolyte: str, n_curves: int = 3) -> dic
 
     ok = df[df["error"].fillna("") == ""].sort_values("rank")
     out = {"ranking.png": _png(plots.ranking_chart(ok))}
-    names = [electrolyte] + [c for c in ok.input_formula.head(14) if c != electrolyte]
+    # interlayers as they are; precursors by the (first) phase of the interphase they form with Li
+    names = [electrolyte]
+    for r in ok.head(20).itertuples():
+        f = r.input_formula if r.kind == "interlayer" else r.interphase.split(" + ")[0]
+        if f not in names and len(names) < 15:
+            names.append(f)
     out["windows.png"] = _png(plots.windows_chart([window(store, f) for f in names]))
     for k, r in enumerate(ok.head(n_curves).itertuples(), 1):
         product = r.interphase.split(" + ")[0]
@@ -75,12 +84,22 @@ def figures(store, df: pd.DataFrame, electrolyte: str, n_curves: int = 3) -> dic
     return out
 
 
+def _caption(name: str) -> str:
+    if name == "ranking.png":
+        return "Composite score of the top 20"
+    if name == "windows.png":
+        return "Stability windows of the electrolyte and the top candidates"
+    parts = name.removesuffix(".png").split("_")
+    return f"Reaction of interphase product {parts[-1]} with the electrolyte (candidate #{parts[1]})"
+
+
 def markdown_report(df: pd.DataFrame, electrolyte: str, figs: dict[str, bytes], seed: str = "") -> str:
     ok = df[df["error"].fillna("") == ""]
     parts = [f"# Interphase screen against {electrolyte} and Li metal", ""]
     if seed:
-        parts += ["## Seed case", "", seed, ""]
-    parts += [f"{len(df)} candidates, {len(ok)} evaluated, {len(df) - len(ok)} with errors (listed at the end).",
+        parts += ["## Seed case", "", "```text", seed, "```", ""]
+    errors = f"{len(df) - len(ok)} with errors (listed at the end)" if len(df) > len(ok) else "no errors"
+    parts += [f"{len(df)} candidates, {len(ok)} evaluated, {errors}.",
               "Energies in eV/atom (MP2020 GGA/GGA+U); |E| < 20 meV/atom is inside DFT error and is not ranked on.",
               "", "## Ranking", "", markdown_table(df), ""]
     for name in figs:
@@ -88,8 +107,7 @@ def markdown_report(df: pd.DataFrame, electrolyte: str, figs: dict[str, bytes], 
     bad = df[df["error"].fillna("") != ""]
     if len(bad):
         parts += ["## Not evaluated", ""] + [f"- {r.candidate}: {r.error}" for r in bad.itertuples()]
-    parts += ["", "Ranking method: see `screening.ranking` (weighted sub-scores; Pareto fronts over Li stability, "
-              "electrolyte stability, electronic insulation, volume expansion)."]
+    parts += ["", METHOD]
     return "\n".join(parts) + "\n"
 
 
@@ -103,7 +121,7 @@ def html_report(df: pd.DataFrame, electrolyte: str, figs: dict[str, bytes], seed
         body.append(f'<tr class="{cls}">{cells}</tr>')
     imgs = "".join(
         f'<figure><img alt="{html.escape(n)}" src="data:image/png;base64,{base64.b64encode(b).decode()}">'
-        f"<figcaption>{html.escape(n)}</figcaption></figure>" for n, b in figs.items()
+        f"<figcaption>{html.escape(_caption(n))}</figcaption></figure>" for n, b in figs.items()
     )
     seed_html = f"<h2>Seed case</h2><pre>{html.escape(seed)}</pre>" if seed else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -114,7 +132,8 @@ h1{{font-size:1.5em}} table{{border-collapse:collapse;font-size:12px;width:100%}
 th,td{{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}}
 th{{background:#f0f3f7;position:sticky;top:0}} tr.ins td:nth-child(7){{color:#1b7a3a;font-weight:600}}
 tr.mix td:nth-child(7){{color:#b22222;font-weight:600}} td:last-child{{font-size:11px;color:#555;max-width:360px}}
-figure{{display:inline-block;margin:8px}} img{{max-width:680px;border:1px solid #eee}}
+figure{{display:inline-block;margin:4px;vertical-align:top}} img{{max-width:640px;border:1px solid #eee}}
+.wrap{{overflow-x:auto}} @media print{{figure{{break-inside:avoid}} h2{{break-after:avoid}}}}
 pre{{background:#f7f7f7;padding:8px;font-size:12px;white-space:pre-wrap}}
 .note{{color:#555;font-size:13px}}
 </style></head><body>
@@ -124,7 +143,8 @@ pre{{background:#f7f7f7;padding:8px;font-size:12px;white-space:pre-wrap}}
 of the interphase products (insulating above 1 eV). Volume ratio = V(products)/V(precursor) from experimental densities.</p>
 {seed_html}
 <h2>Figures</h2>{imgs}
-<h2>Ranking</h2><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
+<h2>Ranking</h2><p class="note">{html.escape(METHOD)}</p>
+<div class="wrap"><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>
 </body></html>
 """
 
