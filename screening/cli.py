@@ -128,7 +128,7 @@ def fetch(chemsys: Annotated[str, typer.Option(help="Chemical system, e.g. Li-La
 
 @app.command("add-structure")
 def add_structure(
-    files: Annotated[list[Path], typer.Argument(help="CIF or POSCAR files of hypothetical phases.")],
+    files: Annotated[list[Path], typer.Argument(help="CIF or POSCAR files (or folders of them) of hypothetical phases.")],
     relax: Annotated[bool, typer.Option("--relax/--no-relax", help="Relax cell and ions with CHGNet (else score the structure as given).")] = True,
     name: Annotated[list[str] | None, typer.Option("--name", help="Phase name, once per file (default: the file name).")] = None,
     fmax: Annotated[float, typer.Option(help="Force tolerance of the relaxation (eV/A).")] = 0.05,
@@ -157,10 +157,11 @@ def add_structure(
         from rich.progress import Progress
 
         with Progress(console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("CHGNet", total=len(files))
+            task = bar.add_task("CHGNet", total=None)
             new, df = mlip.add_structures(
                 store, files, **kw,
-                progress=lambda done, total, label: bar.update(task, completed=done, description=f"CHGNet {Path(label).name}"))
+                progress=lambda done, total, label: bar.update(task, completed=done, total=total,
+                                                               description=f"CHGNet {Path(label).name}"))
     if out_path is not None:
         mlip.to_user_csv(df, out_path)
     recs = [{k: _clean(v) for k, v in r.items() if k != "structure"} for r in df.to_dict("records")]

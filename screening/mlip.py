@@ -346,6 +346,19 @@ def _per_item(value, n: int, what: str) -> list:
     return vals
 
 
+STRUCTURE_PATTERNS = ("*.cif", "*.vasp", "POSCAR*", "CONTCAR*", "*.poscar")
+
+
+def expand_folder(item) -> list:
+    """A folder -> its structure files (CIF, POSCAR/CONTCAR, *.vasp), sorted; anything else as is."""
+    if isinstance(item, (str, os.PathLike)) and Path(item).is_dir():
+        files = sorted({p for pat in STRUCTURE_PATTERNS for p in Path(item).glob(pat) if p.is_file()})
+        if not files:
+            raise DataError(f"folder {item} holds no structure files: expected *.cif, POSCAR*, CONTCAR* or *.vasp")
+        return files
+    return [item]
+
+
 def _default_name(label: str, formula: str) -> str:
     """File stem, or formula-folder for generic VASP names (POSCAR, CONTCAR), or the formula."""
     if label in ("structure", "atoms"):
@@ -374,6 +387,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
 
     single = isinstance(items, (str, os.PathLike, Structure)) or hasattr(items, "get_positions")  # ase Atoms
     items = [items] if single or not hasattr(items, "__iter__") else list(items)
+    items = [f for it in items for f in expand_folder(it)]
     if not items:
         raise InputError("no structures given: pass CIF/POSCAR files, pymatgen Structures or ase Atoms")
     n = len(items)

@@ -278,3 +278,20 @@ def test_cli_add_structure_bad_input(run_cli, args, word):
     proc = run_cli("add-structure", *args)
     assert proc.returncode == 2 and word in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_folder_of_structures(store, tmp_path, mlcache):
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    KNOWN["LiF"].to(filename=str(folder / "LiF.cif"))
+    KNOWN["LiCl"].to(filename=str(folder / "POSCAR_LiCl"), fmt="poscar")
+    (folder / "notes.txt").write_text("not a structure")
+    seen = []
+    new, df = mlip.add_structures(store, folder, relax=False, cache_dir=mlcache,
+                                  progress=lambda done, total, label: seen.append((done, total)))
+    assert sorted(df.formula) == ["LiCl", "LiF"] and seen == [(1, 2), (2, 2)]
+    assert len(new.table) == len(store.table) + 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="holds no structure files"):
+        mlip.add_structures(store, empty)
