@@ -275,6 +275,7 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(help="Candidate 
            weights: Annotated[str, typer.Option(help="Score weights, e.g. li=1,electrolyte=1,insulation=1,volume=0.5")] = "",
            tolerance: Annotated[float, typer.Option(help="DFT-error tolerance (eV/atom).")] = 0.02,
            top: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 25,
+           gap: Annotated[float, typer.Option(help="Insulating above this PBE gap (eV); PBE underestimates gaps.")] = 1.0,
            max_red_v: Annotated[float | None, typer.Option("--max-red-V", help="Keep rows with reduction limit <= this (V vs Li/Li+; 0 = stable vs Li).")] = None,
            insulating_only: Annotated[bool, typer.Option("--insulating-only", help="Keep electronically insulating interphases.")] = False,
            li_stable: Annotated[bool, typer.Option("--li-stable", help="Keep rows with no reaction with Li beyond the DFT tolerance.")] = False,
@@ -295,6 +296,8 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(help="Candidate 
         raise InputError(f"--workers {workers}: give at least 1 worker process")
     if max_red_v is not None and (not math.isfinite(max_red_v) or max_red_v < 0):
         raise InputError(f"--max-red-V {max_red_v}: give a voltage >= 0 V vs Li/Li+")
+    if not (gap >= 0 and math.isfinite(gap)):
+        raise InputError(f"--gap {gap}: give a non-negative band gap in eV, e.g. 1.0")
     w = ranking.Weights.parse(weights) if weights else ranking.Weights()
     store = _store()
     if all_li:
@@ -308,18 +311,19 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(help="Candidate 
         from screening.distributed import DaskRunner
 
         runner = DaskRunner(scheduler=scheduler, workers=workers, checkpoint=checkpoint or config.cache_dir() / "runs")
-    df = _run_screen(store, cand, electrolyte, anode, w, _tolerance(tolerance), quiet=fmt == "json", runner=runner)
+    df = _run_screen(store, cand, electrolyte, anode, w, _tolerance(tolerance), quiet=fmt == "json", runner=runner,
+                     gap=gap)
     df = ranking.filter_ranking(df, max_red_V=max_red_v, insulating_only=insulating_only, li_stable=li_stable,
                                 electrolyte_stable=electrolyte_stable)
     _emit_screen(store, df, fmt, out_path, electrolyte, top)
 
 
-def _run_screen(store, cand, electrolyte, anode, weights, tolerance, quiet=False, runner=None):
+def _run_screen(store, cand, electrolyte, anode, weights, tolerance, quiet=False, runner=None, gap=1.0):
     from screening import ranking
 
     if quiet or not sys.stderr.isatty():
         return ranking.screen(store, cand, electrolyte=electrolyte, anode=anode, weights=weights, tolerance=tolerance,
-                              runner=runner)
+                              runner=runner, gap=gap)
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
@@ -329,7 +333,7 @@ def _run_screen(store, cand, electrolyte, anode, weights, tolerance, quiet=False
             bar.update(task, completed=done, total=total, description=f"screening {formula}")
 
         return ranking.screen(store, cand, electrolyte=electrolyte, anode=anode, weights=weights,
-                              tolerance=tolerance, progress=tick, runner=runner)
+                              tolerance=tolerance, progress=tick, runner=runner, gap=gap)
 
 
 def _emit_screen(store, df, fmt, out_path, electrolyte, top):

@@ -186,6 +186,11 @@ def test_cli_screen_formats(run_cli, tmp_path):
     out = tmp_path / "r.parquet"
     run_cli("screen", "I2", "LiF", "--format", "parquet", "--out", str(out), check_rc=0)
     assert len(pd.read_parquet(out)) == 2
+    # Li3N's PBE gap (0.98 eV) sits just under the default 1 eV threshold
+    rows = json.loads(run_cli("screen", "Li3N", "--format", "json", check_rc=0).stdout)
+    assert rows[0]["electronic_character"] == "mixed"
+    rows = json.loads(run_cli("screen", "Li3N", "--gap", "0.9", "--format", "json", check_rc=0).stdout)
+    assert rows[0]["electronic_character"] == "insulating"
     proc = run_cli("screen", "I2", "LiF", check_rc=0)
     assert "I2" in proc.stdout and "insulating" in proc.stdout and "Traceback" not in proc.stderr
 
@@ -200,6 +205,7 @@ def test_cli_screen_formats(run_cli, tmp_path):
     (("--format", "html"), "needs --out"),
     (("Xq2",), "unknown element"),
     (("--tolerance", "-1"), "tolerance"),
+    (("--gap", "-1"), "--gap"),
 ])
 def test_cli_screen_bad_input(run_cli, args, word):
     proc = run_cli("screen", *args)
