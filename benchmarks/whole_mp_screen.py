@@ -72,16 +72,16 @@ def main() -> None:
 
     with PeakRSS() as rss:
         t0 = time.perf_counter()
+        runner = None
+        if args.workers > 0:  # as `screening screen --workers N`: workers start while the store loads
+            from screening.distributed import DaskRunner
+
+            runner = DaskRunner(workers=args.workers).start()
         from screening import ranking
         from screening.data.store import open_store
 
         store = open_store()
         cand = ranking.all_li_candidates(store)
-        runner = None
-        if args.workers > 0:
-            from screening.distributed import DaskRunner
-
-            runner = DaskRunner(workers=args.workers)
         df = ranking.screen(store, cand, electrolyte=args.electrolyte, runner=runner)
         wall = time.perf_counter() - t0
     fast_rss = rss.peak_mb

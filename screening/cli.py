@@ -299,20 +299,26 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(help="Candidate 
     if not (gap >= 0 and math.isfinite(gap)):
         raise InputError(f"--gap {gap}: give a non-negative band gap in eV, e.g. 1.0")
     w = ranking.Weights.parse(weights) if weights else ranking.Weights()
-    store = _store()
-    if all_li:
-        cand = ranking.all_li_candidates(store)
-    elif candidates:
-        cand = ranking.load_candidates(candidates)
-    else:
-        cand = ranking.as_candidates(formulas) if formulas else None
     runner = None
     if workers or scheduler:
         from screening.distributed import DaskRunner
 
-        runner = DaskRunner(scheduler=scheduler, workers=workers, checkpoint=checkpoint or config.cache_dir() / "runs")
-    df = _run_screen(store, cand, electrolyte, anode, w, _tolerance(tolerance), quiet=fmt == "json", runner=runner,
-                     gap=gap)
+        # the workers start (and import) while this process loads the store
+        runner = DaskRunner(scheduler=scheduler, workers=workers,
+                            checkpoint=checkpoint or config.cache_dir() / "runs").start()
+    try:
+        store = _store()
+        if all_li:
+            cand = ranking.all_li_candidates(store)
+        elif candidates:
+            cand = ranking.load_candidates(candidates)
+        else:
+            cand = ranking.as_candidates(formulas) if formulas else None
+        df = _run_screen(store, cand, electrolyte, anode, w, _tolerance(tolerance), quiet=fmt == "json",
+                         runner=runner, gap=gap)
+    finally:
+        if runner is not None:
+            runner.close()  # only if the run never used it
     df = ranking.filter_ranking(df, max_red_V=max_red_v, insulating_only=insulating_only, li_stable=li_stable,
                                 electrolyte_stable=electrolyte_stable)
     _emit_screen(store, df, fmt, out_path, electrolyte, top)

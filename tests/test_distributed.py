@@ -165,3 +165,14 @@ def test_cli_bad_input(run_cli, args, word):
     proc = run_cli("screen", *args)
     assert proc.returncode == 2 and word in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_started_runner_closes_cleanly_when_unused():
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    runner = DaskRunner(workers=1).start()
+    runner.close()
+    runner.close()  # idempotent
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE and "forkserver" not in " ".join(p.cmdline())
+            and "resource_tracker" not in " ".join(p.cmdline())]
+    assert left == []
