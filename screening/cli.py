@@ -378,28 +378,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] 
 
     t0 = time.perf_counter()
     store = _store()
-    seed = ranking.seed_case(store, electrolyte)
-    lines = []
-    for f in (electrolyte, "LiI"):
-        r = store.lookup(f)
-        lines.append(f"{r.formula:14s} {r.material_id:11s} E_f {r.formation_energy_eV_per_atom:8.4f} eV/atom  "
-                     f"E_hull {max(0, r.e_above_hull_eV_per_atom):.4f} eV/atom  gap {r.band_gap_eV:.2f} eV  "
-                     f"V_m {r.molar_volume_cm3_per_mol:.2f} cm3/mol")
-    for key in ("electrolyte_window", "lii_window"):
-        w = seed[key]
-        ox = "inf" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.3f}"
-        lines.append(f"window {w.formula:14s} {w.reduction_limit_V:.3f} - {ox} V  "
-                     f"(reduction: {' + '.join(w.reduction_products) or 'stable vs Li'}; oxidation: {' + '.join(w.oxidation_products)})")
-    for key in ("electrolyte_li", "lii_li"):
-        rx = seed[key]
-        flag = "  [within DFT error]" if rx.within_dft_error and rx.reaction_energy_eV_per_atom < 0 else ""
-        lines.append(f"{rx.reactants[0]} | {rx.reactants[1]}: {rx.reaction_energy_eV_per_atom:.4f} eV/atom{flag}: {rx.reaction}")
-    ip = seed["i2_interphase"]
-    lines.append(f"I2 + Li -> {' + '.join(ip.products)}: {ip.li_reaction_energy_eV_per_atom:.3f} eV/atom, "
-                 f"{ip.li_consumed_per_formula_unit:g} Li per I2, V(2 LiI)/V(I2) = {ip.volume_ratio:.3f}, "
-                 f"{ip.electronic_character} (gap {ip.min_product_band_gap_eV:.2f} eV), "
-                 f"vs {ip.electrolyte}: {ip.electrolyte_reaction_energy_eV_per_atom:.4f} eV/atom")
-    seed_text = "\n".join(lines)
+    seed_text = report.seed_case_text(store, ranking.seed_case(store, electrolyte), electrolyte)
     out.print("[bold]Seed case: Li | LLZO and the I2 -> LiI interphase[/bold]")
     out.print(seed_text, highlight=False, markup=False)
     df = _run_screen(store, None, electrolyte, "Li", ranking.Weights(), 0.02)

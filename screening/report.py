@@ -42,11 +42,18 @@ def to_json_records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records", double_precision=6))
 
 
+def _cell_text(column: str, v) -> str:
+    """Table text; a missing oxidation limit means there is no Li to take out, not missing data."""
+    if column == "oxidation_limit_V" and (v is None or (isinstance(v, float) and not np.isfinite(v))):
+        return "no Li"
+    return _fmt(v)
+
+
 def markdown_table(df: pd.DataFrame, columns=TABLE_COLUMNS) -> str:
     cols = [c for c in columns if c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in df[cols].iterrows():
-        lines.append("| " + " | ".join(_fmt(r[c]).replace("|", "/") for c in cols) + " |")
+        lines.append("| " + " | ".join(_cell_text(c, r[c]).replace("|", "/") for c in cols) + " |")
     return "\n".join(lines)
 
 
@@ -117,7 +124,7 @@ def html_report(df: pd.DataFrame, electrolyte: str, figs: dict[str, bytes], seed
     body = []
     for _, r in df.iterrows():
         cls = {"insulating": "ins", "mixed": "mix"}.get(r.get("electronic_character"), "unk")
-        cells = "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols)
+        cells = "".join(f"<td>{html.escape(_cell_text(c, r[c]))}</td>" for c in cols)
         body.append(f'<tr class="{cls}">{cells}</tr>')
     imgs = "".join(
         f'<figure><img alt="{html.escape(n)}" src="data:image/png;base64,{base64.b64encode(b).decode()}">'
@@ -147,6 +154,31 @@ of the interphase products (insulating above 1 eV). Volume ratio = V(products)/V
 <div class="wrap"><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>
 </body></html>
 """
+
+
+def seed_case_text(store, seed: dict, electrolyte: str) -> str:
+    """Plain-text lines of the seed case (``ranking.seed_case``), for the terminal and reports."""
+    lines = []
+    for f in (electrolyte, "LiI"):
+        r = store.lookup(f)
+        lines.append(f"{r.formula:14s} {r.material_id:11s} E_f {r.formation_energy_eV_per_atom:8.4f} eV/atom  "
+                     f"E_hull {max(0, r.e_above_hull_eV_per_atom):.4f} eV/atom  gap {r.band_gap_eV:.2f} eV  "
+                     f"V_m {r.molar_volume_cm3_per_mol:.2f} cm3/mol")
+    for key in ("electrolyte_window", "lii_window"):
+        w = seed[key]
+        ox = "inf" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.3f}"
+        lines.append(f"window {w.formula:14s} {w.reduction_limit_V:.3f} - {ox} V  "
+                     f"(reduction: {' + '.join(w.reduction_products) or 'stable vs Li'}; oxidation: {' + '.join(w.oxidation_products)})")
+    for key in ("electrolyte_li", "lii_li"):
+        rx = seed[key]
+        flag = "  [within DFT error]" if rx.within_dft_error and rx.reaction_energy_eV_per_atom < 0 else ""
+        lines.append(f"{rx.reactants[0]} | {rx.reactants[1]}: {rx.reaction_energy_eV_per_atom:.4f} eV/atom{flag}: {rx.reaction}")
+    ip = seed["i2_interphase"]
+    lines.append(f"I2 + Li -> {' + '.join(ip.products)}: {ip.li_reaction_energy_eV_per_atom:.3f} eV/atom, "
+                 f"{ip.li_consumed_per_formula_unit:g} Li per I2, V(2 LiI)/V(I2) = {ip.volume_ratio:.3f}, "
+                 f"{ip.electronic_character} (gap {ip.min_product_band_gap_eV:.2f} eV), "
+                 f"vs {ip.electrolyte}: {ip.electrolyte_reaction_energy_eV_per_atom:.4f} eV/atom")
+    return "\n".join(lines)
 
 
 def write_file(df: pd.DataFrame, path: Path, fmt: str) -> None:

@@ -39,13 +39,13 @@ def _subsystems(els: list[str]) -> list[str]:
 
 def entries_to_table(entries, gaps: dict[str, float]) -> pd.DataFrame:
     """Phase-table rows from MP ComputedStructureEntry objects (energies already MP2020)."""
-    from screening.data.store import _empty_row
+    from screening.data.store import empty_row
 
     rows = []
     for e in entries:
         comp = e.composition
         mid = str(e.data.get("material_id") or e.entry_id).replace("-GGA+U", "").replace("-GGA", "")
-        row = _empty_row()
+        row = empty_row()
         row.update(
             phase_id=mid, material_id=mid, formula=comp.reduced_formula, composition=comp.formula,
             chemsys=comp.chemical_system, n_atoms=comp.num_atoms, energy_eV=e.energy,

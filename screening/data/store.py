@@ -137,7 +137,8 @@ def _finish(table: pd.DataFrame, targets: np.ndarray | None = None) -> pd.DataFr
 
 
 # --------------------------------------------------------------------------- building
-def _empty_row() -> dict:
+def empty_row() -> dict:
+    """A store row with every column missing (NaN / ""), for builders of new rows."""
     row = {c: np.nan for c in FLOAT_COLUMNS}
     row.update({c: "" for c in STR_COLUMNS})
     return row
@@ -174,7 +175,7 @@ def build_table(root: Path) -> tuple[pd.DataFrame, dict]:
     for e in list(corrected.values()) + ref_rows:
         comp = e.composition
         mid = e.data.get("material_id", e.entry_id) if e in ref_rows else e.entry_id
-        row = _empty_row()
+        row = empty_row()
         row.update(
             phase_id=mid,
             material_id=mid,
@@ -223,7 +224,7 @@ def _add_metastable(table: pd.DataFrame, root: Path) -> pd.DataFrame:
     rows = []
     for r in meta.itertuples():
         comp = Composition(r.formula)
-        row = _empty_row()
+        row = empty_row()
         row.update(
             phase_id=r.material_id, material_id=r.material_id, formula=comp.reduced_formula,
             composition=comp.formula, chemsys=comp.chemical_system, n_atoms=comp.num_atoms,

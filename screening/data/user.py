@@ -33,7 +33,7 @@ def read_user_csv(path: Path) -> pd.DataFrame:
 
 def user_rows(store, df: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Phase-table rows for the user phases in ``df`` (energies placed against ``store``)."""
-    from screening.data.store import _empty_row, hull_energy_at, parse_formula
+    from screening.data.store import empty_row, hull_energy_at, parse_formula
     from screening.errors import InputError
 
     refs = store.table[~store.table.chemsys.str.contains("-")].groupby("chemsys").energy_per_atom_eV.min()
@@ -63,7 +63,7 @@ def user_rows(store, df: pd.DataFrame, origin: str) -> pd.DataFrame:
         else:
             energy = (hull_energy_at(store.table, comp) + value) * n
         name = str(r.get("name", "") or "") or comp.reduced_formula
-        row = _empty_row()
+        row = empty_row()
         row.update(
             phase_id=f"user:{name}", material_id="", formula=comp.reduced_formula, composition=comp.formula,
             chemsys=comp.chemical_system, n_atoms=n, energy_eV=energy, source=f"user:{origin}",
