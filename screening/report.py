@@ -24,6 +24,13 @@ TABLE_COLUMNS = ["rank", "candidate", "kind", "score", "pareto_front", "interpha
                  "min_product_band_gap_eV", "li_reaction_energy_eV_per_atom", "volume_ratio",
                  "electrolyte_reaction_energy_eV_per_atom", "reduction_limit_V", "oxidation_limit_V", "flags"]
 FORMATS = ("table", "csv", "json", "md", "html", "parquet")
+#: readable headers of the HTML table (CSV/JSON/Markdown keep the column names)
+HEADERS = {
+    "pareto_front": "Pareto front", "electronic_character": "electronic character",
+    "min_product_band_gap_eV": "min gap (eV)", "li_reaction_energy_eV_per_atom": "E vs Li (eV/atom)",
+    "volume_ratio": "V ratio", "electrolyte_reaction_energy_eV_per_atom": "E vs electrolyte (eV/atom)",
+    "reduction_limit_V": "reduction limit (V)", "oxidation_limit_V": "oxidation limit (V)",
+}
 METHOD = ("Ranking: score = weighted mean of sub-scores for stability against Li, stability against the "
           "electrolyte, electronic insulation (PBE gap / 4 eV, 0 for mixed conductors) and volume expansion "
           "(V ratio - 1, capped at 0.5); pareto front 1 = not dominated on those four criteria. "
@@ -120,7 +127,7 @@ def markdown_report(df: pd.DataFrame, electrolyte: str, figs: dict[str, bytes], 
 
 def html_report(df: pd.DataFrame, electrolyte: str, figs: dict[str, bytes], seed: str = "") -> str:
     cols = [c for c in TABLE_COLUMNS if c in df.columns]
-    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in cols)
+    head = "".join(f"<th>{html.escape(HEADERS.get(c, c.replace('_', ' ')))}</th>" for c in cols)
     body = []
     for _, r in df.iterrows():
         cls = {"insulating": "ins", "mixed": "mix"}.get(r.get("electronic_character"), "unk")
