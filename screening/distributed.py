@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from screening.errors import InputError
+from screening.files import atomic_write
 
 if TYPE_CHECKING:  # this module stays light: a local cluster can start before the store loads
     from screening.data.store import PhaseStore
@@ -71,17 +70,6 @@ def run_key(store: PhaseStore, cand: pd.DataFrame, electrolyte: str, tolerance: 
     h.update(json.dumps([store.content_key(), electrolyte, tolerance, gap]).encode())
     h.update(pd.util.hash_pandas_object(cand[["formula", "kind"]], index=True).to_numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def _write_atomic(df: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _read_chunk(path: Path) -> pd.DataFrame | None:
@@ -215,7 +203,8 @@ class DaskRunner:
                     df = fut.result()
                     done[k] = df
                     if folder is not None:
-                        _write_atomic(df, folder / f"chunk-{k:05d}.parquet")
+                        with atomic_write(folder / f"chunk-{k:05d}.parquet") as tmp:
+                            df.to_parquet(tmp)
                     finished += len(df)
                     if progress:
                         progress(finished, len(cand), df.candidate.iat[-1] if len(df) else "")

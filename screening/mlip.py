@@ -31,7 +31,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -43,6 +42,7 @@ from pymatgen.core import Composition, Structure
 
 from screening import config
 from screening.errors import DataError, InputError
+from screening.files import atomic_write
 
 INSTALL_HINT = "CHGNet is not installed: pip install -e '.[mlip]'"
 #: CHGNet weights shipped in the chgnet wheel (0.3.0 is the default of chgnet 0.3-0.4).
@@ -226,14 +226,8 @@ def _write_cache(path: Path, result: RelaxResult) -> None:
     """Atomic: temp file in the same folder, then rename.  A read-only cache is not an error."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(result.to_dict(), fh, default=_json_default)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_write(path) as tmp:
+            tmp.write_text(json.dumps(result.to_dict(), default=_json_default))
     except (OSError, TypeError, ValueError):
         pass
 

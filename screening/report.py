@@ -10,7 +10,6 @@ import base64
 import html
 import io
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from screening.errors import InputError
+from screening.files import atomic_write
 
 TABLE_COLUMNS = ["rank", "candidate", "kind", "score", "pareto_front", "interphase", "electronic_character",
                  "min_product_band_gap_eV", "li_reaction_energy_eV_per_atom", "volume_ratio",
@@ -193,23 +193,17 @@ def write_file(df: pd.DataFrame, path: Path, fmt: str) -> None:
     path = Path(path)
     if not path.parent.exists():
         raise InputError(f"--out {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         if fmt == "csv":
             df.to_csv(tmp, index=False)
         elif fmt == "json":
-            Path(tmp).write_text(json.dumps(to_json_records(df), indent=1))
+            tmp.write_text(json.dumps(to_json_records(df), indent=1))
         elif fmt == "md":
-            Path(tmp).write_text(markdown_table(df) + "\n")
+            tmp.write_text(markdown_table(df) + "\n")
         elif fmt == "parquet":
             df.to_parquet(tmp, index=False)
         else:
             raise InputError(f"cannot write format {fmt} to a single file")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_report(store, df: pd.DataFrame, folder: Path, electrolyte: str, seed: str = "") -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Composition, Element
+from pymatgen.core import Element
 
 from screening.errors import DataError, InputError
 

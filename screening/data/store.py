@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from pymatgen.entries.computed_entries import ComputedEntry
 from screening import config, lp
 from screening.data import corrections, sources, volumes
 from screening.errors import DataError, InputError
+from screening.files import atomic_write
 
 BUILD_VERSION = "1"
 #: Binary systems where a missing compound means missing data rather than no stable compound.
@@ -425,14 +424,8 @@ def write_table(table: pd.DataFrame, report: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tab = pa.Table.from_pandas(table, preserve_index=False)
     tab = tab.replace_schema_metadata({**(tab.schema.metadata or {}), b"screening_report": json.dumps(report).encode()})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         pq.write_table(tab, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, dict]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from pymatgen.core import Composition
 
 from screening.errors import DataError
 
