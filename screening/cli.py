@@ -343,8 +343,6 @@ def _run_screen(store, cand, electrolyte, anode, weights, tolerance, quiet=False
 
 
 def _emit_screen(store, df, fmt, out_path, electrolyte, top):
-    import pandas as pd
-
     from screening import report
 
     if fmt == "html":
@@ -365,7 +363,7 @@ def _emit_screen(store, df, fmt, out_path, electrolyte, top):
         cols = ["rank", "candidate", "kind", "score", "pareto_front", "interphase", "electronic_character",
                 "volume_ratio", "electrolyte_reaction_energy_eV_per_atom", "flags"]
         _table(f"screen vs {electrolyte} (top {top} of {len(df)})", cols,
-               [[None if pd.api.types.is_scalar(v) and pd.isna(v) else v for v in r] for r in df[cols].head(top).itertuples(index=False)])
+               [list(r) for r in df[cols].head(top).itertuples(index=False)])
 
 
 @app.command()

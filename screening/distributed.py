@@ -41,7 +41,7 @@ def chunk_candidates(cand: pd.DataFrame, n_chunks: int) -> list[pd.DataFrame]:
     """
     from screening.data.store import parse_formula
 
-    systems = cand.formula.map(lambda f: "-".join(sorted(e.symbol for e in parse_formula(f).elements)))
+    systems = cand.formula.map(lambda f: parse_formula(f).chemical_system)
     order = cand.assign(_sys=systems).sort_values(["_sys", "formula"], kind="stable")
     size = max(1, -(-len(order) // max(1, n_chunks)))
     chunks, current, n = [], [], 0

@@ -117,7 +117,7 @@ def evaluate(store: PhaseStore, formula: str, kind: str, electrolyte: str,
         flags.append(ip.band_gap_note)
     if ip.precursor_e_above_hull_eV_per_atom > 1e-6:
         flags.append(f"candidate is {1000 * ip.precursor_e_above_hull_eV_per_atom:.1f} meV/atom above the hull")
-    flags += [w.replace("; fetch this system from MP", "") for w in ip.warnings]
+    flags += [msg.replace("; fetch this system from MP", "") for msg in ip.warnings]
     own_warning = store.lookup(formula).warning  # e.g. a CHGNet phase below the MP hull
     if isinstance(own_warning, str) and own_warning:
         flags.append(own_warning)

@@ -81,8 +81,8 @@ def test_rows_equal_the_standalone_functions(store, default_screen):
         assert r.reduction_limit_V == w.reduction_limit_V
         assert (r.volume_ratio if not math.isnan(r.volume_ratio) else None) == ip.volume_ratio
     # an interlayer's reaction with Li is react(X, Li) when it reacts at all
-    li3n = default_screen.set_index("candidate").loc["LiF"]
-    assert li3n.li_reaction_energy_eV_per_atom == react(store, "LiF", "Li").reaction_energy_eV_per_atom == 0.0
+    lif = default_screen.set_index("candidate").loc["LiF"]
+    assert lif.li_reaction_energy_eV_per_atom == react(store, "LiF", "Li").reaction_energy_eV_per_atom == 0.0
 
 
 def test_score_and_pareto_fronts(default_screen):

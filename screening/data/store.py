@@ -343,11 +343,14 @@ class PhaseStore:
         return self._content_key
 
     # ---- selection
+    def _within(self, elements) -> np.ndarray:
+        """Mask of the rows whose elements all lie in ``elements``."""
+        lo, hi = element_mask(elements)
+        return ((self._lo & np.uint64(~lo & (2**64 - 1))) == 0) & ((self._hi & np.uint64(~hi & (2**64 - 1))) == 0)
+
     def select(self, elements) -> pd.DataFrame:
         """Rows whose elements all lie in ``elements`` (a chemical system and its subsystems)."""
-        lo, hi = element_mask(elements)
-        keep = ((self._lo & np.uint64(~lo & (2**64 - 1))) == 0) & ((self._hi & np.uint64(~hi & (2**64 - 1))) == 0)
-        return self.table[keep]
+        return self.table[self._within(elements)]
 
     def entries(self, elements) -> list[ComputedEntry]:
         """pymatgen ComputedEntry objects (corrected energies) for a chemical system."""
@@ -397,15 +400,14 @@ class PhaseStore:
     # ---- merging
     def with_phases(self, new: pd.DataFrame, replace_systems: list[str] = ()) -> PhaseStore:
         """A new store with ``new`` rows added (rows inside ``replace_systems`` dropped first)."""
-        t = self.table
+        keep = np.ones(len(self.table), bool)
         for cs in replace_systems:
-            lo, hi = element_mask(cs.split("-"))
-            inside = ((self._lo & np.uint64(~lo & (2**64 - 1))) == 0) & ((self._hi & np.uint64(~hi & (2**64 - 1))) == 0)
-            t = t[~inside[t.index]]
-        removed = self.table.chemsys[~self.table.index.isin(t.index)]
+            keep &= ~self._within(cs.split("-"))
+        t, removed = self.table[keep], self.table.chemsys[~keep]
         merged = pd.concat([t, new[t.columns.intersection(new.columns)]], ignore_index=True)
         # only rows whose chemical system contains a changed phase's system see a new hull
-        lo, hi = _masks(merged.chemsys)
+        new_lo, new_hi = _masks(new.chemsys)
+        lo, hi = np.concatenate([self._lo[keep], new_lo]), np.concatenate([self._hi[keep], new_hi])
         affected = np.zeros(len(merged), bool)
         for cs in set(new.chemsys) | set(removed):
             mlo, mhi = (np.uint64(v) for v in element_mask(cs.split("-")))

@@ -159,21 +159,20 @@ def _react(store: PhaseStore, a: str, b: str, open_li_V: float | None,
     basis = _basis(ps, mu)
     fa, fb = _point(ps, ca, mu), _point(ps, cb, mu)
     own = (float(row_a.energy_per_atom_eV), float(row_b.energy_per_atom_eV))
-    stored = np.isfinite([row_a.e_above_hull_eV_per_atom, row_b.e_above_hull_eV_per_atom]).all()
+    ehull = (float(row_a.e_above_hull_eV_per_atom), float(row_b.e_above_hull_eV_per_atom))
+    stored = bool(np.isfinite(ehull).all())
     if mu is None and stored:
         # closed: the hull at a phase's composition only involves its own sub-system, so it is
         # the store's (own energy - e_above_hull), computed by the same LP when the store was built
-        ehull = (float(row_a.e_above_hull_eV_per_atom), float(row_b.e_above_hull_eV_per_atom))
         ea, eb = own[0] - ehull[0], own[1] - ehull[1]
     else:
         hull = lambda f: lp.hull_energy(basis.frac, basis.e, f).value  # noqa: E731
         ea, eb = hull(fa), hull(fb)
-        ehull = (float(row_a.e_above_hull_eV_per_atom), float(row_b.e_above_hull_eV_per_atom))
     energy, x, w = _min_mixing(basis, fa, ea, fb, eb)
     energy = 0.0 if abs(energy) < 1e-9 else energy
     raw = None
     if mu is None:
-        on_hull = max(ehull) <= 0.0 and stored
+        on_hull = stored and max(ehull) <= 0.0
         raw = energy if on_hull else _min_mixing(basis, fa, own[0], fb, own[1])[0]
 
     reacts = energy < -1e-6
