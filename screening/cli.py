@@ -17,10 +17,12 @@ from rich.table import Table
 
 from screening.errors import InputError, ScreeningError
 
-try:  # typer >= 0.20 vendors click
+try:  # typer >= 0.20 vendors click (its Abort / Exit live in typer.exceptions)
     from typer._click import exceptions as click_exc
+    from typer.exceptions import Abort, Exit
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exc
+    from click.exceptions import Abort, Exit
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="First-principles interphase stability screener for solid-state Li batteries.")
@@ -406,7 +408,12 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore")
     try:
-        app(args=argv, standalone_mode=False, prog_name="screening")
+        # outside standalone mode typer turns Ctrl-C into Exit(130) and returns that code
+        code = app(args=argv, standalone_mode=False, prog_name="screening")
+        if code == 130:
+            print("error: interrupted; nothing was written", file=sys.stderr)
+        if isinstance(code, int) and code:
+            return code
     except ScreeningError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -418,10 +425,10 @@ def main(argv: list[str] | None = None) -> int:
         cmd = exc.ctx.command_path if exc.ctx else "screening"
         print(f"error: {exc.format_message()} (see `{cmd} --help`)", file=sys.stderr)
         return 2
-    except click_exc.Abort:
+    except Abort:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except click_exc.Exit as exc:
+    except Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)

@@ -173,7 +173,11 @@ class DaskRunner:
         folder = None
         if self.checkpoint is not None:
             folder = Path(self.checkpoint) / run_key(store, cand, electrolyte, tolerance, gap)
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"--checkpoint {self.checkpoint}: cannot create {folder} ({exc.strerror}): "
+                                 "give a writable folder") from None
         client, cluster = self._connected()
         try:
             n_workers = len(client.scheduler_info()["workers"]) or (self.workers or 1)

@@ -160,6 +160,7 @@ def test_cli_all_li_on_dask_with_filters(run_cli, tmp_path):
     (("--all-li", "--workers", "0"), "--workers 0"),
     (("--all-li", "--scheduler", "tcp://127.0.0.1:9"), "cannot reach the Dask scheduler"),
     (("--all-li", "--max-red-V", "-1"), "--max-red-V"),
+    (("LiI", "--workers", "1", "--checkpoint", "/proc/no-such-folder"), "give a writable folder"),
 ])
 def test_cli_bad_input(run_cli, args, word):
     proc = run_cli("screen", *args)

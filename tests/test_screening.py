@@ -222,3 +222,18 @@ def test_demo_is_the_main_job(run_cli, tmp_path):
     assert (tmp_path / "rep" / "report.html").is_file() and (tmp_path / "rep" / "report.md").is_file()
     top = [line for line in text.splitlines() if line.strip().startswith(("1 ", "│ 1 "))]
     assert top and "I2" in top[0]
+
+
+def test_cli_interrupt_exits_130_and_writes_nothing(store, tmp_path, monkeypatch, capsys):
+    """Ctrl-C during a screen: exit 130, one line on stderr, no output file."""
+    from screening import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_store", lambda: store)
+    monkeypatch.setattr(ranking, "screen", interrupted)
+    out = tmp_path / "r.csv"
+    assert cli.main(["screen", "LiI", "--format", "csv", "--out", str(out)]) == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted; nothing was written"
+    assert list(tmp_path.iterdir()) == []
