@@ -1,5 +1,7 @@
 """Phase store against numbers MP publishes and the shared README's checked facts."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -136,3 +138,19 @@ def test_user_phase_merges_and_places_on_hull(store, tmp_path):
 def test_store_is_pure_data(store):
     assert isinstance(store, PhaseStore)
     assert np.isfinite(store.table.energy_eV).all()
+
+
+def test_atomic_write_replaces_whole_files_only(tmp_path):
+    from screening.files import atomic_write
+
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer failed")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    with atomic_write(target) as tmp:
+        tmp.write_text("new")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == (0o666 & ~umask)
