@@ -1,20 +1,24 @@
-"""Command line: ``screening COMMAND``; ``--json`` gives machine-readable output.
+"""Command line: ``screening COMMAND``.  Data go to stdout (``--json``: a flat array of records for
+commands that take several inputs, one object for ``react`` and ``data info``); status lines go
+to stderr.
 
-Bad input never shows a traceback: one line on stderr naming the problem and the fix, exit 2.
+Bad input never shows a traceback: every value and output path is checked before any work, and
+a problem prints one line on stderr naming it and the fix, with exit code 2.  Ctrl-C exits 130 and
+SIGTERM 143; neither leaves partial files.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from screening import __version__
 from screening.errors import InputError, ScreeningError
 
 try:  # typer >= 0.20 vendors click (its Abort / Exit live in typer.exceptions)
@@ -25,112 +29,503 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import Abort, Exit
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="First-principles interphase stability screener for solid-state Li batteries.")
-data_app = typer.Typer(no_args_is_help=True, help="Inspect the phase store.")
+                  context_settings={"help_option_names": ["-h", "--help"]},
+                  help="First-principles interphase stability screener for solid-state Li batteries "
+                       "(Materials Project data, CC BY 4.0).")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect or rebuild the phase data.",
+                       context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(data_app, name="data")
-out = Console(width=None if sys.stdout.isatty() else 160)
 _OPTS: dict = {}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+ElectrolyteOpt = Annotated[str, typer.Option(help="Electrolyte (formula, formula:mp-id or phase id).")]
+GapOpt = Annotated[float, typer.Option(help="A product insulates above this band gap (eV; measured where known, else PBE).")]
+ToleranceOpt = Annotated[float, typer.Option(help="DFT-error tolerance (eV/atom): |E| below it is not ranked on.")]
+
+
+def _out():
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _version(value: bool):
+    if value:
+        print(f"screening {__version__}")
+        raise Exit(0)
 
 
 @app.callback()
 def _root(
-    shared: Annotated[Path | None, typer.Option(help="Shared data folder (default $SCREENING_SHARED or ../shared).")] = None,
+    shared: Annotated[Path | None, typer.Option(help="Rebuild the phase data from this raw MP data folder (cached).")] = None,
     phases: Annotated[Path | None, typer.Option(help="CSV of user phases merged into this run's store.")] = None,
+    exclude_artefacts: Annotated[bool, typer.Option("--exclude-artefacts", help="Leave dilute-supercell artefacts (e.g. LiMg149) out of every hull.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ):
-    _OPTS.update(shared=shared, phases=phases)
+    if shared is not None and not shared.is_dir():
+        raise InputError(f"--shared {shared} is not a folder: point it at the folder holding mp/, mp2025/ and densities/")
+    if phases is not None and not phases.is_file():
+        raise InputError(f"--phases {phases} not found: give a CSV of user phases")
+    _OPTS.update(shared=shared, phases=phases, exclude_artefacts=exclude_artefacts)
 
 
 def _store():
-    from screening.data.store import open_store
+    from screening.store import open_store
 
-    if _OPTS.get("shared") is not None and not Path(_OPTS["shared"]).is_dir():
-        raise InputError(f"--shared {_OPTS['shared']} is not a folder: point it at the folder holding mp/ and densities/")
-    return open_store(shared=_OPTS.get("shared"), user_phases=_OPTS.get("phases"))
-
-
-def _clean(v):
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return None
-    return v
+    store = open_store(shared=_OPTS.get("shared"), phases=_OPTS.get("phases"))
+    return store.without_artefacts() if _OPTS.get("exclude_artefacts") else store
 
 
 def _emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def _cell(v) -> str:
-    """Table cell text: '-' for missing values, 4 significant digits, no rich markup."""
-    import pandas as pd
-    from rich.markup import escape
-
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    return f"{v:.4g}" if isinstance(v, float) else escape(str(v))
-
-
 def _table(title: str, columns: list[str], rows: list[list]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from screening.report.tables import fmt
+
     t = Table(title=title, show_lines=False)
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*[_cell(v) for v in r])
-    out.print(t)
+        t.add_row(*[escape(fmt(v)) for v in r])
+    _out().print(t)
+
+
+def _finite(name: str, value: float, lo: float, hi: float, example: str) -> float:
+    if value is None or not (math.isfinite(value) and lo <= value <= hi):
+        raise InputError(f"{name} {value}: give a number between {lo:g} and {hi:g}, e.g. {example}")
+    return value
+
+
+def _plot_target(path: Path | None):
+    if path is None:
+        return None
+    from screening.outputs import check_file
+
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    return check_file(path, "--plot")
+
+
+def _save_plot(target, fig) -> None:
+    import matplotlib.pyplot as plt
+
+    from screening.outputs import atomic_write
+
+    with atomic_write(target) as tmp:
+        fmt = target.path.suffix.lower().lstrip(".") if not target.stream else Path(target.given).suffix.lstrip(".")
+        fig.savefig(tmp, format=fmt or "png", dpi=130, metadata={"Date": None} if fmt in ("svg", "pdf") else {"Software": None})
+    plt.close(fig)
+
+
+def _settings(**kw):
+    from screening.settings import Settings, Weights
+
+    weights = kw.pop("weights", "")
+    w = Weights.parse(weights) if weights else Weights()
+    return Settings(weights=w, **kw)
 
 
 # ----------------------------------------------------------------------------- data
 @data_app.command("info")
 def data_info(as_json: JsonOpt = False):
-    """Counts and sources of the phase store."""
+    """Counts and sources of the phase data (phases, hull/metastable/converted, band gaps, volumes)."""
     info = _store().info()
     if as_json:
         _emit_json(info)
         return
-    _table("phase store", ["field", "value"], [[k, json.dumps(v) if isinstance(v, list) else v] for k, v in info.items()])
+    _table("phase data", ["field", "value"], [[k, json.dumps(v) if isinstance(v, (list, dict)) else v] for k, v in info.items()])
+
+
+@data_app.command("build")
+def data_build(
+    into: Annotated[Path | None, typer.Option(help="Write the phase table here (developers: screening/_data) instead of the user cache.")] = None,
+):
+    """Rebuild the phase table from the raw MP data ($SCREENING_SHARED or --shared)."""
+    from screening import build
+    from screening.data import cache as cache_io
+    from screening.data import files
+    from screening.outputs import check_file
+
+    root = Path(_OPTS["shared"]) if _OPTS.get("shared") else files.shared_root(required=True)
+    if into is not None:
+        if not into.is_dir():
+            raise InputError(f"--into {into} is not a folder: give an existing folder")
+        target = check_file(into / files.PHASES, "--into")
+        table, info = build.build_table(root)
+        cache_io.write_table(table, info, target.path)
+        _err(f"{len(table)} phases written to {target.path}")
+        return
+    table, info = cache_io.cached_build(root, files.cache_dir(), build.build_table, rebuild=True)
+    _err(f"{len(table)} phases built from {root} into the cache {files.cache_dir()}")
 
 
 @app.command()
-def phase(formulas: Annotated[list[str], typer.Argument(help="Formulas, e.g. LiI Li7La3Zr2O12")], as_json: JsonOpt = False):
-    """MP data of phases: formation energy, e_above_hull, band gap, molar volume, source."""
+def phase(formulas: Annotated[list[str], typer.Argument(help="Phases, e.g. LiI Li7La3Zr2O12 LiI:mp-22899")],
+          polymorphs: Annotated[bool, typer.Option("--polymorphs", help="List every polymorph of each formula.")] = False,
+          as_json: JsonOpt = False):
+    """Data of phases: formation energy, e_above_hull, band gap, molar volume and their sources."""
     store = _store()
-    recs = []
+    rows = []
     for f in formulas:
-        r = store.lookup(f)
-        recs.append({
-            "formula": r.formula,
-            "material_id": r.material_id or None,
-            "formation_energy_eV_per_atom": _clean(round(float(r.formation_energy_eV_per_atom), 5)),
-            "e_above_hull_eV_per_atom": _clean(round(max(0.0, float(r.e_above_hull_eV_per_atom)), 5)),
-            "band_gap_eV": _clean(float(r.band_gap_eV)),
-            "molar_volume_cm3_per_mol": _clean(round(float(r.molar_volume_cm3_per_mol), 4)),
-            "source": r.source,
-            "correction": r.correction_note,
-            "volume_source": r.volume_source or None,
-            "warnings": store.warnings_for(r.chemsys.split("-")),
-        })
+        rows += [r for _, r in store.polymorphs(f).iterrows()] if polymorphs else [store.lookup(f)]
+    from screening.report.tables import plain_value
+
+    keys = ["formula", "phase_id", "material_id", "origin", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom",
+            "band_gap_eV", "band_gap_origin", "band_gap_source", "molar_volume_cm3_per_mol", "volume_origin",
+            "volume_source", "dimensionality", "correction_note", "uncertain", "artefact", "source"]
+    recs = []
+    for r in rows:
+        rec = {k: plain_value(r[k]) for k in keys}
+        rec["e_above_hull_eV_per_atom"] = max(0.0, rec["e_above_hull_eV_per_atom"] or 0.0)
+        rec["warnings"] = [str(c) for c in store.caveats_for(r.chemsys.split("-"))]
+        recs.append(rec)
     if as_json:
         _emit_json(recs)
         return
-    cols = ["formula", "material_id", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom", "band_gap_eV",
-            "molar_volume_cm3_per_mol", "source"]
+    cols = ["formula", "phase_id", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom", "band_gap_eV",
+            "molar_volume_cm3_per_mol", "volume_origin", "origin"]
     _table("phases", cols, [[r[c] for c in cols] for r in recs])
 
 
 @app.command()
 def fetch(chemsys: Annotated[str, typer.Option(help="Chemical system, e.g. Li-La-Zr-O-I")],
           api_key: Annotated[str | None, typer.Option(help="MP API key (default $MP_API_KEY).")] = None):
-    """Download a chemical system from the Materials Project API into the local cache."""
-    from screening import config
+    """Download a chemical system from the Materials Project API into the user cache."""
+    from screening.data import files
     from screening.data.mp_api import fetch_chemsys
 
-    path = fetch_chemsys(chemsys, config.cache_dir(), api_key=api_key)
-    out.print(f"fetched {chemsys} -> {path}")
+    path = fetch_chemsys(chemsys, files.cache_dir(), api_key=api_key)
+    _err(f"fetched {chemsys} -> {path}")
+
+
+# ----------------------------------------------------------------------------- thermodynamics
+@app.command()
+def window(formulas: Annotated[list[str], typer.Argument(help="Phases, e.g. Li7La3Zr2O12 LiI")],
+           as_json: JsonOpt = False,
+           plot: Annotated[Path | None, typer.Option(help="Save a windows chart (PNG/SVG/PDF).")] = None):
+    """Electrochemical stability windows vs Li/Li+ (Li grand-potential phase diagram)."""
+    target = _plot_target(plot)
+    from screening.thermo.windows import window as compute
+
+    store = _store()
+    ws = [compute(store, f) for f in formulas]
+    if target is not None:
+        from screening import plots
+
+        _save_plot(target, plots.windows_chart(ws))
+    if as_json:
+        _emit_json([w.record() for w in ws])
+        return
+    _table("stability windows vs Li/Li+", ["formula", "material_id", "reduction_V", "oxidation_V", "reduction products",
+                                             "oxidation products", "e_above_hull", "warnings"],
+           [[w.formula, w.material_id, w.reduction_limit_V, "no Li" if w.oxidation_limit_V is None else w.oxidation_limit_V,
+             " + ".join(w.reduction_products) or "stable vs Li", " + ".join(w.oxidation_products) or "-",
+             w.e_above_hull_eV_per_atom, "; ".join(map(str, w.warnings)) or "-"] for w in ws])
+
+
+@app.command()
+def react(a: Annotated[str, typer.Argument(help="Reactant A, e.g. Li7La3Zr2O12")],
+          b: Annotated[str, typer.Argument(help="Reactant B, e.g. Li")],
+          open_li: Annotated[float | None, typer.Option("--open-li", help="Open to Li at this voltage vs Li/Li+ (V).")] = None,
+          tolerance: ToleranceOpt = 0.02,
+          as_json: JsonOpt = False,
+          plot: Annotated[Path | None, typer.Option(help="Save the reaction-energy curve (PNG/SVG/PDF).")] = None):
+    """Most exothermic interface reaction between A and B (closed, or open to Li)."""
+    s = _settings(tolerance_eV_per_atom=tolerance)
+    if open_li is not None:
+        _finite("--open-li", open_li, 0, 10, "3.9")
+    target = _plot_target(plot)
+    from screening.thermo.reactions import react as compute
+    from screening.thermo.reactions import reaction_curve
+
+    store = _store()
+    r = compute(store, a, b, open_li_V=open_li, tolerance_eV_per_atom=s.tolerance_eV_per_atom)
+    if target is not None:
+        from screening import plots
+
+        _save_plot(target, plots.reaction_curve(reaction_curve(store, a, b, open_li), r.reactants[0], r.reactants[1],
+                                                tolerance_eV_per_atom=s.tolerance_eV_per_atom))
+    if as_json:
+        _emit_json(r.record())
+        return
+    out = _out()
+    flag = " (within DFT error)" if r.within_dft_error else ""
+    out.print(f"{r.reactants[0]} ({r.material_ids[0]}) | {r.reactants[1]} ({r.material_ids[1]})"
+              + (f" open to Li at {open_li:g} V" if open_li is not None else ""), markup=False, highlight=False)
+    out.print(f"  reaction energy: {r.reaction_energy_eV_per_atom:.4f} {r.energy_basis}{flag}", markup=False)
+    if r.raw_reaction_energy_eV_per_atom is not None:
+        out.print(f"  incl. reactants' metastability: {r.raw_reaction_energy_eV_per_atom:.4f} eV/atom", markup=False)
+    if r.decomposition_energy_eV_per_atom is not None:
+        out.print(f"  reactants' own decomposition at {open_li:g} V: {r.decomposition_energy_eV_per_atom:.4f} {r.energy_basis}",
+                  markup=False)
+        out.print(f"  reaction energy with that decomposition: {r.reaction_energy_with_decomposition_eV_per_atom:.4f} "
+                  f"{r.energy_basis}", markup=False)
+    out.print(f"  mixing ratio x(A): {'-' if r.mixing_ratio is None else round(r.mixing_ratio, 4)}", markup=False)
+    out.print(f"  reaction: {r.reaction}", markup=False, highlight=False)
+    for w in r.warnings:
+        out.print(f"  warning: {w}", markup=False, highlight=False)
+
+
+@app.command()
+def interphase(precursors: Annotated[list[str], typer.Argument(help="Precursor coatings, e.g. I2 ZnO")],
+               electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
+               gap: GapOpt = 1.0,
+               tolerance: ToleranceOpt = 0.02,
+               as_json: JsonOpt = False):
+    """The interphase each precursor forms with Li metal, and its stability with the electrolyte."""
+    s = _settings(electrolyte=electrolyte, gap_threshold_eV=gap, tolerance_eV_per_atom=tolerance)
+    from screening.interphases import interphase as compute
+    from screening.ranking import check_electrolyte
+
+    store = _store()
+    check_electrolyte(store, s.electrolyte)
+    res = [compute(store, p, electrolyte=s.electrolyte, gap_threshold_eV=s.gap_threshold_eV,
+                   tolerance_eV_per_atom=s.tolerance_eV_per_atom) for p in precursors]
+    if as_json:
+        _emit_json([r.record() for r in res])
+        return
+    _table(f"interphases with Li metal (electrolyte {s.electrolyte})",
+           ["precursor", "products", "Li/f.u.", "E_Li eV/atom", "V ratio", "volumes", "electronic", "min gap eV",
+            "E_electrolyte eV/atom"],
+           [[r.precursor, " + ".join(r.products), r.li_consumed_per_formula_unit, r.li_reaction_energy_eV_per_atom,
+             r.volume_ratio, r.volume_note, r.electronic_character.value, r.min_product_band_gap_eV,
+             r.electrolyte_reaction_energy_eV_per_atom] for r in res])
+
+
+@app.command()
+def lithiate(precursors: Annotated[list[str], typer.Argument(help="Precursors, e.g. Al2O3 I2")],
+             gap: GapOpt = 1.0,
+             as_json: JsonOpt = False,
+             plot: Annotated[Path | None, typer.Option(help="Save the lithiation staircase (PNG/SVG/PDF).")] = None):
+    """The stages of a precursor's Li uptake as the voltage falls to 0 V (Li metal)."""
+    _finite("--gap", gap, 0, 20, "1.0")
+    target = _plot_target(plot)
+    from screening.interphases import lithiate as compute
+
+    store = _store()
+    paths = [compute(store, p, gap_threshold_eV=gap) for p in precursors]
+    if target is not None:
+        from screening import plots
+
+        _save_plot(target, plots.lithiation_chart(paths))
+    if as_json:
+        _emit_json([p.record() for p in paths])
+        return
+    for p in paths:
+        _table(f"lithiation of {p.precursor} ({p.material_id})", ["from V", "Li/f.u.", "products", "V ratio", "electronic",
+                                                                 "min gap eV"],
+               [[s.voltage_V, s.li_per_formula_unit, " + ".join(f"{n:.3g} {f}" for f, n in
+                                                              zip(s.products, s.product_amounts_per_formula_unit, strict=True)),
+                 s.volume_ratio, s.electronic_character.value, s.min_product_band_gap_eV] for s in p.stages]
+               or [["-", 0, f"{p.precursor} takes up no Li", 1.0, "-", "-"]])
+
+
+# ----------------------------------------------------------------------------- screen
+def _candidates(formulas, candidates, all_li, store, settings):
+    from screening import ranking
+
+    if all_li:
+        return ranking.all_li_candidates(store, settings.max_e_hull_eV_per_atom)
+    if candidates:
+        return ranking.load_candidates(candidates)
+    return ranking.as_candidates(formulas) if formulas else ranking.load_candidates()
+
+
+def _run_screen(store, cand, settings, quiet=False, runner=None):
+    from screening import ranking
+
+    if quiet or not sys.stderr.isatty():
+        return ranking.screen(store, cand, settings, runner=runner)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("screening", total=None)
+
+        def tick(done, total, formula):
+            bar.update(task, completed=done, total=total, description=f"screening {formula}")
+
+        return ranking.screen(store, cand, settings, progress=tick, runner=runner)
+
+
+@app.command()
+def screen(formulas: Annotated[list[str] | None, typer.Argument(help="Candidate formulas (default: the shipped candidate list).")] = None,
+           candidates: Annotated[Path | None, typer.Option(help="Candidate CSV (formula,kind,family,note).")] = None,
+           all_li: Annotated[bool, typer.Option("--all-li", help="Every Li-bearing hull phase (with --max-e-hull: metastable ones too).")] = False,
+           electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
+           anode: Annotated[str, typer.Option(help="Anode (Li metal only).")] = "Li",
+           fmt: Annotated[str, typer.Option("--format", help="table|csv|json|md|html|parquet")] = "table",
+           as_json: JsonOpt = False,
+           out_path: Annotated[Path | None, typer.Option("--out", help="Output file (html: a report folder).")] = None,
+           weights: Annotated[str, typer.Option(help="Score weights, e.g. li=1,electrolyte=1,insulation=1,volume=0.5")] = "",
+           tolerance: ToleranceOpt = 0.02,
+           gap: GapOpt = 1.0,
+           stage: Annotated[str, typer.Option(help="Rank on the full interphase (full) or the stage at the electrolyte's reduction limit (first).")] = "full",
+           top: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 25,
+           max_red_v: Annotated[float | None, typer.Option("--max-red-V", help="Keep rows with reduction limit <= this (V vs Li/Li+; 0 = stable vs Li).")] = None,
+           insulating_only: Annotated[bool, typer.Option("--insulating-only", help="Keep electronically insulating interphases.")] = False,
+           li_stable: Annotated[bool, typer.Option("--li-stable", help="Keep rows with no reaction with Li beyond the DFT tolerance.")] = False,
+           electrolyte_stable: Annotated[bool, typer.Option("--electrolyte-stable", help="Keep rows with no reaction with the electrolyte beyond the DFT tolerance.")] = False,
+           max_e_hull: Annotated[float | None, typer.Option("--max-e-hull", help="e_above_hull limit (eV/atom) for --all-li and the filters (default: hull phases; filters: the tolerance).")] = None,
+           workers: Annotated[int | None, typer.Option(help="Run on a local Dask cluster of N worker processes.")] = None,
+           scheduler: Annotated[str | None, typer.Option(help="Run on a Dask cluster, e.g. tcp://host:8786.")] = None,
+           checkpoint: Annotated[Path | None, typer.Option(help="Folder for finished chunks of a Dask run (default: the cache folder).")] = None):
+    """Screen and rank interlayer / precursor candidates against an electrolyte and Li metal."""
+    from screening.report.tables import FORMATS
+
+    if as_json:
+        if fmt not in ("table", "json"):
+            raise InputError(f"--json and --format {fmt} disagree: give one of them")
+        fmt = "json"
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    if sum(bool(x) for x in (formulas, candidates, all_li)) > 1:
+        raise InputError("give candidate formulas, --candidates FILE or --all-li, only one of them")
+    if fmt in ("parquet", "html") and out_path is None:
+        raise InputError(f"--format {fmt} needs --out PATH")
+    if top < 1:
+        raise InputError(f"--top {top}: give at least 1 row")
+    if max_red_v is not None:
+        _finite("--max-red-V", max_red_v, 0, 10, "0")
+    if anode != "Li":
+        raise InputError(f"--anode {anode}: only Li metal anodes are modelled")
+    settings = _settings(electrolyte=electrolyte, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, weights=weights,
+                         stage=stage, max_e_hull_eV_per_atom=max_e_hull)
+    target = _out_target(out_path, fmt)
+    if workers is not None or scheduler is not None or checkpoint is not None:
+        from screening.distributed import check_options
+
+        check_options(workers, scheduler, checkpoint)
+    cand = None
+    if candidates or formulas:
+        cand = _candidates(formulas, candidates, False, None, settings)
+    runner = None
+    if workers or scheduler:
+        from screening.data import files
+        from screening.distributed import DaskRunner
+
+        # the workers start (and import) while this process loads the store
+        runner = DaskRunner(scheduler=scheduler, workers=workers, checkpoint=checkpoint or files.cache_dir() / "runs").start()
+    try:
+        store = _store()
+        if cand is None:
+            cand = _candidates(None, None, all_li, store, settings)
+        df = _run_screen(store, cand, settings, quiet=fmt == "json", runner=runner)
+    finally:
+        if runner is not None:
+            runner.close()  # only if the run never used it
+    from screening import ranking
+
+    df, removed = ranking.filter_ranking(df, settings, max_red_V=max_red_v, insulating_only=insulating_only,
+                                         li_stable=li_stable, electrolyte_stable=electrolyte_stable)
+    if removed:
+        _err(f"{removed} of {len(df) + removed} rows removed by the filters (failed rows, above the e_above_hull limit, "
+             "or not passing a filter)")
+    _emit_screen(store, df, fmt, target, settings, top)
+
+
+def _out_target(out_path: Path | None, fmt: str):
+    if out_path is None:
+        return None
+    from screening.outputs import check_file, check_folder
+
+    return check_folder(out_path) if fmt == "html" else check_file(out_path)
+
+
+def _emit_screen(store, df, fmt, target, settings, top):
+    from screening import provenance, report
+
+    if fmt == "html":
+        folder = report.write_report(store, df, target, settings, provenance.record(settings, store=store))
+        _err(f"report written to {folder}/report.html")
+        return
+    if target is not None:
+        report.write_file(df, target, "md" if fmt == "table" else fmt, provenance.record(settings, store=store))
+        _err(f"{len(df)} rows written to {target.given}")
+        return
+    if fmt == "json":
+        _emit_json(report.records(df))
+    elif fmt == "csv":
+        report.tables.flat_frame(df).to_csv(sys.stdout, index=False)
+    elif fmt == "md":
+        sys.stdout.write(report.markdown_table(df) + "\n")
+    else:
+        cols = ["rank_label", "candidate", "kind", "score", "pareto_front", "tie_break", "interphase",
+                "electronic_character", "volume_ratio", "electrolyte_reaction_energy_eV_per_atom", "warnings"]
+        _table(f"screen vs {settings.electrolyte} (top {min(top, len(df))} of {len(df)})",
+               ["rank" if c == "rank_label" else c for c in cols], [list(r) for r in df[cols].head(top).itertuples(index=False)])
+
+
+@app.command()
+def explain(candidate: Annotated[str, typer.Argument(help="A candidate, e.g. LiF")],
+            candidates: Annotated[Path | None, typer.Option(help="Rank among this candidate CSV (default: the shipped list).")] = None,
+            electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
+            weights: Annotated[str, typer.Option(help="Score weights, e.g. li=1,electrolyte=1,insulation=1,volume=0.5")] = "",
+            tolerance: ToleranceOpt = 0.02,
+            gap: GapOpt = 1.0,
+            stage: Annotated[str, typer.Option(help="full or first (see screen --help).")] = "full",
+            as_json: JsonOpt = False):
+    """How a candidate's score and rank were made (among the candidate list)."""
+    from screening import ranking
+
+    settings = _settings(electrolyte=electrolyte, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, weights=weights,
+                         stage=stage)
+    cand = ranking.load_candidates(candidates)
+    extra = ranking.as_candidates([candidate])
+    store = _store()
+    if candidate not in set(cand.formula):
+        import pandas as pd
+
+        cand = pd.concat([cand, extra], ignore_index=True)
+    df = ranking.screen(store, cand, settings)
+    text = ranking.explain(df, candidate, settings)
+    if as_json:
+        from screening.report.tables import records
+
+        row = df[(df.candidate == candidate)]
+        _emit_json({"explanation": text.splitlines(), "row": records(row)[0] if len(row) else None})
+        return
+    print(text)
+
+
+@app.command()
+def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("screening-report"),
+         electrolyte: ElectrolyteOpt = "Li7La3Zr2O12"):
+    """The main job: the LLZO/LiI seed case, then a ranked screen of the shipped candidates with a report."""
+    import time
+
+    from screening import provenance, ranking, report
+    from screening.outputs import check_folder
+
+    settings = _settings(electrolyte=electrolyte)
+    folder = check_folder(out_dir)
+    t0 = time.perf_counter()
+    store = _store()
+    ranking.check_electrolyte(store, settings.electrolyte)
+    seed_text = report.seed_case_text(store, ranking.seed_case(store, settings.electrolyte), settings.electrolyte)
+    out = _out()
+    out.print("[bold]Seed case: Li | LLZO and the I2 -> LiI interphase[/bold]")
+    out.print(seed_text, highlight=False, markup=False)
+    df = _run_screen(store, None, settings)
+    folder = report.write_report(store, df, folder, settings, provenance.record(settings, store=store), seed=seed_text)
+    cols = ["rank_label", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",
+            "electrolyte_reaction_energy_eV_per_atom"]
+    _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", ["rank" if c == "rank_label" else c for c in cols],
+           [list(r) for r in df[cols].head(10).itertuples(index=False)])
+    _err(f"report: {folder}/report.html  ({time.perf_counter() - t0:.1f} s)")
 
 
 @app.command("add-structure")
 def add_structure(
-    files: Annotated[list[Path], typer.Argument(help="CIF or POSCAR files (or folders of them) of hypothetical phases.")],
+    files_: Annotated[list[Path], typer.Argument(metavar="FILES", help="CIF or POSCAR files (or folders of them) of hypothetical phases.")],
     relax: Annotated[bool, typer.Option("--relax/--no-relax", help="Relax cell and ions with CHGNet (else score the structure as given).")] = True,
     name: Annotated[list[str] | None, typer.Option("--name", help="Phase name, once per file (default: the file name).")] = None,
     fmax: Annotated[float, typer.Option(help="Force tolerance of the relaxation (eV/A).")] = 0.05,
@@ -140,282 +535,93 @@ def add_structure(
     out_path: Annotated[Path | None, typer.Option("--out", help="Also write the phases as a user CSV (use with --phases FILE).")] = None,
     as_json: JsonOpt = False,
 ):
-    """Relax crystal structures with CHGNet and place them on the MP hull (needs pip install -e '.[mlip]')."""
-    from screening import mlip, ranking
+    """Relax crystal structures with CHGNet and place them on the MP hull (needs pip install 'screening[mlip]')."""
+    from screening import mlip
 
-    if not (fmax > 0 and math.isfinite(fmax)):
-        raise InputError(f"--fmax {fmax}: give a positive force tolerance in eV/A, e.g. 0.05")
+    _finite("--fmax", fmax, 1e-4, 10, "0.05")
     if steps < 1:
         raise InputError(f"--steps {steps}: give a positive number of optimizer steps, e.g. 500")
-    if out_path is not None and not out_path.parent.is_dir():
-        raise InputError(f"--out {out_path}: folder {out_path.parent} does not exist")
+    target = None
+    if out_path is not None:
+        from screening.outputs import check_file
+
+        target = check_file(out_path)
     store = _store()
+    settings = _settings(electrolyte=electrolyte) if electrolyte else None
     if electrolyte:
-        store.lookup(electrolyte)
+        from screening.ranking import check_electrolyte
+
+        check_electrolyte(store, electrolyte)
     kw = dict(relax=relax, names=name or None, band_gap_eV=band_gap or None, fmax=fmax, steps=steps)
     if as_json or not sys.stderr.isatty():
-        new, df = mlip.add_structures(store, files, **kw)
+        new, df = mlip.add_structures(store, files_, **kw)
     else:
+        from rich.console import Console
         from rich.progress import Progress
 
         with Progress(console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("CHGNet", total=None)
             new, df = mlip.add_structures(
-                store, files, **kw,
+                store, files_, **kw,
                 progress=lambda done, total, label: bar.update(task, completed=done, total=total,
                                                                description=f"CHGNet {Path(label).name}"))
-    if out_path is not None:
-        mlip.to_user_csv(df, out_path)
-    recs = [{k: _clean(v) for k, v in r.items() if k != "structure"} for r in df.to_dict("records")]
-    if electrolyte:
-        screened = _run_screen(new, ranking.as_candidates(list(df.formula)), electrolyte, "Li", ranking.Weights(), 0.02,
-                               quiet=as_json)
+    if target is not None:
+        mlip.to_user_csv(df, target)
+    from screening.report.tables import records
+
+    recs = records(df.drop(columns=["structure"]))
+    screened = None
+    if settings is not None:
+        from screening import ranking
+
+        screened = _run_screen(new, ranking.as_candidates(list(df.phase_id)), settings, quiet=as_json)
     if as_json:
-        _emit_json({"phases": recs, "screen": None if not electrolyte else
-                    [{k: _clean(v) for k, v in r.items()} for r in screened.to_dict("records")]})
+        _emit_json({"phases": recs, "screen": None if screened is None else records(screened)})
         return
     _table(f"CHGNet phases ({df.model.iloc[0]}) vs the MP hull", [
         "phase_id", "formula", "E eV/atom", "MP hull eV/atom", "E above hull meV/atom", "V_m cm3/mol", "steps",
         "converged", "cached", "warning"],
         [[r.phase_id, r.formula, r.energy_eV_per_atom, r.mp_hull_energy_eV_per_atom, 1000 * r.e_above_hull_eV_per_atom,
           r.molar_volume_cm3_per_mol, r.n_steps, r.converged, r.cached, r.warning or "-"] for r in df.itertuples()])
-    out.print("band gap: unknown (CHGNet gives no band gap) unless --band-gap is given")
-    if out_path is not None:
-        out.print(f"{len(df)} phases written to {out_path}: add them to any command with `screening --phases {out_path} ...`")
-    if electrolyte:
-        _emit_screen(new, screened, "table", None, electrolyte, 25)
-
-
-# ----------------------------------------------------------------------------- thermodynamics
-@app.command()
-def window(formulas: Annotated[list[str], typer.Argument(help="Phases, e.g. Li7La3Zr2O12 LiI")],
-           as_json: JsonOpt = False,
-           plot: Annotated[Path | None, typer.Option(help="Save a windows chart (PNG/SVG).")] = None):
-    """Electrochemical stability windows vs Li/Li+ (Li grand-potential phase diagram)."""
-    from screening.thermo.windows import window as compute
-
-    store = _store()
-    ws = [compute(store, f) for f in formulas]
-    if plot:
-        _save(plot, "windows_chart", ws)
-    if as_json:
-        _emit_json([w.to_dict() for w in ws])
-        return
-    _table("stability windows vs Li/Li+", ["formula", "reduction_V", "oxidation_V", "reduction products",
-                                             "oxidation products", "e_above_hull"],
-           [[w.formula, w.reduction_limit_V, w.oxidation_limit_V, " + ".join(w.reduction_products) or "stable vs Li",
-             " + ".join(w.oxidation_products) or "-", w.e_above_hull_eV_per_atom] for w in ws])
-
-
-def _tolerance(value: float) -> float:
-    if not (value >= 0 and math.isfinite(value)):
-        raise InputError(f"--tolerance {value}: give a non-negative energy in eV/atom, e.g. 0.02")
-    return value
-
-
-@app.command()
-def react(a: Annotated[str, typer.Argument(help="Reactant A, e.g. Li7La3Zr2O12")],
-          b: Annotated[str, typer.Argument(help="Reactant B, e.g. Li")],
-          open_li: Annotated[float | None, typer.Option("--open-li", help="Open to Li at this voltage vs Li/Li+ (V).")] = None,
-          tolerance: Annotated[float, typer.Option(help="DFT-error tolerance (eV/atom).")] = 0.02,
-          as_json: JsonOpt = False,
-          plot: Annotated[Path | None, typer.Option(help="Save the reaction-energy curve (PNG/SVG).")] = None):
-    """Most exothermic interface reaction between A and B (closed, or open to Li)."""
-    from screening.thermo.reactions import react as compute
-    from screening.thermo.reactions import reaction_kinks
-
-    store = _store()
-    r = compute(store, a, b, open_li_V=open_li, tolerance_eV_per_atom=_tolerance(tolerance))
-    if plot:
-        _save(plot, "reaction_curve", reaction_kinks(store, a, b, open_li), r.reactants[0], r.reactants[1])
-    if as_json:
-        _emit_json(r.to_dict())
-        return
-    flag = " (within DFT error)" if r.within_dft_error else ""
-    out.print(f"{r.reactants[0]} | {r.reactants[1]}" + (f" open to Li at {open_li} V" if open_li is not None else ""))
-    out.print(f"  reaction energy: {r.reaction_energy_eV_per_atom:.4f} eV/atom{flag}")
-    if r.raw_reaction_energy_eV_per_atom is not None:
-        out.print(f"  incl. reactants' metastability: {r.raw_reaction_energy_eV_per_atom:.4f} eV/atom")
-    out.print(f"  mixing ratio x(A): {r.mixing_ratio if r.mixing_ratio is None else round(r.mixing_ratio, 4)}")
-    out.print(f"  reaction: {r.reaction}")
-    for w in r.warnings:
-        out.print(f"  warning: {w}")
-
-
-@app.command()
-def interphase(precursors: Annotated[list[str], typer.Argument(help="Precursor coatings, e.g. I2 ZnO")],
-               electrolyte: Annotated[str, typer.Option(help="Electrolyte formula.")] = "Li7La3Zr2O12",
-               gap: Annotated[float, typer.Option(help="Insulating above this PBE gap (eV).")] = 1.0,
-               as_json: JsonOpt = False):
-    """The interphase each precursor forms with Li metal, and its stability with the electrolyte."""
-    from screening.interphase import interphase as compute
-
-    if not (gap >= 0 and math.isfinite(gap)):
-        raise InputError(f"--gap {gap}: give a non-negative band gap in eV, e.g. 1.0")
-    store = _store()
-    store.lookup(electrolyte)
-    res = [compute(store, p, electrolyte=electrolyte, gap_threshold_eV=gap) for p in precursors]
-    if as_json:
-        _emit_json([r.to_dict() for r in res])
-        return
-    _table(f"interphases with Li metal (electrolyte {electrolyte})",
-           ["precursor", "products", "Li/f.u.", "E_Li eV/atom", "V ratio", "V ratio +Li", "electronic",
-            "min gap eV", "E_electrolyte eV/atom"],
-           [[r.precursor, " + ".join(r.products), r.li_consumed_per_formula_unit, r.li_reaction_energy_eV_per_atom,
-             r.volume_ratio, r.volume_ratio_with_li, r.electronic_character, r.min_product_band_gap_eV,
-             r.electrolyte_reaction_energy_eV_per_atom] for r in res])
-
-
-@app.command()
-def screen(formulas: Annotated[list[str] | None, typer.Argument(help="Candidate formulas (default: data/candidates.csv).")] = None,
-           candidates: Annotated[Path | None, typer.Option(help="Candidate CSV (formula,kind,family,note).")] = None,
-           all_li: Annotated[bool, typer.Option("--all-li", help="Every Li-bearing phase of the store as a candidate.")] = False,
-           electrolyte: Annotated[str, typer.Option(help="Electrolyte formula.")] = "Li7La3Zr2O12",
-           anode: Annotated[str, typer.Option(help="Anode (Li metal).")] = "Li",
-           fmt: Annotated[str, typer.Option("--format", help="table|csv|json|md|html|parquet")] = "table",
-           out_path: Annotated[Path | None, typer.Option("--out", help="Output file (html: a report folder).")] = None,
-           weights: Annotated[str, typer.Option(help="Score weights, e.g. li=1,electrolyte=1,insulation=1,volume=0.5")] = "",
-           tolerance: Annotated[float, typer.Option(help="DFT-error tolerance (eV/atom).")] = 0.02,
-           top: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 25,
-           gap: Annotated[float, typer.Option(help="Insulating above this PBE gap (eV); PBE underestimates gaps.")] = 1.0,
-           max_red_v: Annotated[float | None, typer.Option("--max-red-V", help="Keep rows with reduction limit <= this (V vs Li/Li+; 0 = stable vs Li).")] = None,
-           insulating_only: Annotated[bool, typer.Option("--insulating-only", help="Keep electronically insulating interphases.")] = False,
-           li_stable: Annotated[bool, typer.Option("--li-stable", help="Keep rows with no reaction with Li beyond the DFT tolerance.")] = False,
-           electrolyte_stable: Annotated[bool, typer.Option("--electrolyte-stable", help="Keep rows with no reaction with the electrolyte beyond the DFT tolerance.")] = False,
-           workers: Annotated[int | None, typer.Option(help="Run on a local Dask cluster of N worker processes.")] = None,
-           scheduler: Annotated[str | None, typer.Option(help="Run on a Dask cluster, e.g. tcp://host:8786.")] = None,
-           checkpoint: Annotated[Path | None, typer.Option(help="Folder for finished chunks (Dask runs resume from it; default: the cache folder).")] = None):
-    """Screen and rank interlayer / precursor candidates against an electrolyte and Li metal."""
-    from screening import config, ranking, report
-
-    if fmt not in report.FORMATS:
-        raise InputError(f"--format {fmt}: choose one of {', '.join(report.FORMATS)}")
-    if sum(bool(x) for x in (formulas, candidates, all_li)) > 1:
-        raise InputError("give candidate formulas, --candidates FILE or --all-li, only one of them")
-    if fmt in ("parquet", "html") and out_path is None:
-        raise InputError(f"--format {fmt} needs --out PATH")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers {workers}: give at least 1 worker process")
-    if max_red_v is not None and (not math.isfinite(max_red_v) or max_red_v < 0):
-        raise InputError(f"--max-red-V {max_red_v}: give a voltage >= 0 V vs Li/Li+")
-    if not (gap >= 0 and math.isfinite(gap)):
-        raise InputError(f"--gap {gap}: give a non-negative band gap in eV, e.g. 1.0")
-    w = ranking.Weights.parse(weights) if weights else ranking.Weights()
-    runner = None
-    if workers or scheduler:
-        from screening.distributed import DaskRunner
-
-        # the workers start (and import) while this process loads the store
-        runner = DaskRunner(scheduler=scheduler, workers=workers,
-                            checkpoint=checkpoint or config.cache_dir() / "runs").start()
-    try:
-        store = _store()
-        if all_li:
-            cand = ranking.all_li_candidates(store)
-        elif candidates:
-            cand = ranking.load_candidates(candidates)
-        else:
-            cand = ranking.as_candidates(formulas) if formulas else None
-        df = _run_screen(store, cand, electrolyte, anode, w, _tolerance(tolerance), quiet=fmt == "json",
-                         runner=runner, gap=gap)
-    finally:
-        if runner is not None:
-            runner.close()  # only if the run never used it
-    df = ranking.filter_ranking(df, max_red_V=max_red_v, insulating_only=insulating_only, li_stable=li_stable,
-                                electrolyte_stable=electrolyte_stable)
-    _emit_screen(store, df, fmt, out_path, electrolyte, top)
-
-
-def _run_screen(store, cand, electrolyte, anode, weights, tolerance, quiet=False, runner=None, gap=1.0):
-    from screening import ranking
-
-    if quiet or not sys.stderr.isatty():
-        return ranking.screen(store, cand, electrolyte=electrolyte, anode=anode, weights=weights, tolerance=tolerance,
-                              runner=runner, gap=gap)
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("screening", total=None)
-
-        def tick(done, total, formula):
-            bar.update(task, completed=done, total=total, description=f"screening {formula}")
-
-        return ranking.screen(store, cand, electrolyte=electrolyte, anode=anode, weights=weights,
-                              tolerance=tolerance, progress=tick, runner=runner, gap=gap)
-
-
-def _emit_screen(store, df, fmt, out_path, electrolyte, top):
-    from screening import report
-
-    if fmt == "html":
-        folder = report.write_report(store, df, out_path, electrolyte)
-        out.print(f"report written to {folder}/report.html")
-        return
-    if out_path is not None:
-        report.write_file(df, out_path, "md" if fmt == "table" else fmt)
-        out.print(f"{len(df)} rows written to {out_path}")
-        return
-    if fmt == "json":
-        _emit_json(report.to_json_records(df))
-    elif fmt == "csv":
-        df.to_csv(sys.stdout, index=False)
-    elif fmt == "md":
-        sys.stdout.write(report.markdown_table(df) + "\n")
-    else:
-        cols = ["rank", "candidate", "kind", "score", "pareto_front", "interphase", "electronic_character",
-                "volume_ratio", "electrolyte_reaction_energy_eV_per_atom", "flags"]
-        _table(f"screen vs {electrolyte} (top {top} of {len(df)})", cols,
-               [list(r) for r in df[cols].head(top).itertuples(index=False)])
-
-
-@app.command()
-def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("screening-report"),
-         electrolyte: Annotated[str, typer.Option(help="Electrolyte formula.")] = "Li7La3Zr2O12"):
-    """The main job: the LLZO/LiI seed case, then a ranked screen of data/candidates.csv with a report."""
-    import time
-
-    from screening import ranking, report
-
-    t0 = time.perf_counter()
-    store = _store()
-    seed_text = report.seed_case_text(store, ranking.seed_case(store, electrolyte), electrolyte)
-    out.print("[bold]Seed case: Li | LLZO and the I2 -> LiI interphase[/bold]")
-    out.print(seed_text, highlight=False, markup=False)
-    df = _run_screen(store, None, electrolyte, "Li", ranking.Weights(), 0.02)
-    folder = report.write_report(store, df, out_dir, electrolyte, seed=seed_text)
-    cols = ["rank", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",
-            "electrolyte_reaction_energy_eV_per_atom"]
-    _table(f"top 10 of {len(df)} candidates vs {electrolyte}", cols,
-           [list(r) for r in df[cols].head(10).itertuples(index=False)])
-    out.print(f"report: {folder}/report.html  ({time.perf_counter() - t0:.1f} s)")
-
-
-def _save(path: Path, kind: str, *args) -> None:
-    from screening import plots
-
-    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"--plot {path}: use a .png, .svg or .pdf file name")
-    if not path.parent.exists():
-        raise InputError(f"--plot {path}: folder {path.parent} does not exist")
-    fig = getattr(plots, kind)(*args)
-    fig.savefig(path, dpi=130)
+    _err("band gap: unknown (CHGNet gives no band gap) unless --band-gap is given")
+    if target is not None:
+        _err(f"{len(df)} phases written to {target.given}: add them to any command with `screening --phases {target.given} ...`")
+    if screened is not None:
+        _emit_screen(new, screened, "table", None, settings, 25)
 
 
 # ----------------------------------------------------------------------------- entry point
+def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C, so temporary files are removed
+    raise SystemExit(143)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: one-line errors, exit 2 on bad input."""
+    """Console entry point: one-line errors, exit 2 on bad input, 130 on Ctrl-C, 143 on SIGTERM."""
     import warnings
 
-    warnings.filterwarnings("ignore")
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        previous = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv) -> int:
     try:
         # outside standalone mode typer turns Ctrl-C into Exit(130) and returns that code
         code = app(args=argv, standalone_mode=False, prog_name="screening")
         if code == 130:
-            print("error: interrupted; nothing was written", file=sys.stderr)
+            _err("error: interrupted; nothing was written")
         if isinstance(code, int) and code:
             return code
     except ScreeningError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _err(f"error: {exc}")
         return 2
     except click_exc.NoArgsIsHelpError as exc:
         if exc.ctx is not None:
@@ -423,18 +629,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click_exc.UsageError as exc:
         cmd = exc.ctx.command_path if exc.ctx else "screening"
-        print(f"error: {exc.format_message()} (see `{cmd} --help`)", file=sys.stderr)
+        _err(f"error: {exc.format_message()} (see `{cmd} --help`)")
         return 2
     except Abort:
-        print("error: interrupted", file=sys.stderr)
+        _err("error: interrupted; nothing was written")
         return 130
     except Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
-        print("error: interrupted; nothing was written", file=sys.stderr)
+        _err("error: interrupted; nothing was written")
         return 130
+    except SystemExit as exc:
+        if exc.code == 143:
+            _err("error: terminated; nothing was written")
+        return exc.code if isinstance(exc.code, int) else 1
     except BrokenPipeError:
         return 0
+    except OverflowError as exc:  # huge numbers given as options
+        _err(f"error: a number is out of range ({exc}): give a smaller value")
+        return 2
     return 0
 
 

@@ -8,7 +8,9 @@ Resume: with a checkpoint folder every finished chunk is written there atomicall
 as it arrives.  Dask re-runs the chunks of a worker that dies; if the whole run dies, running
 the same screen again with the same checkpoint folder loads the finished chunks and computes
 only the rest.  The folder name is a hash of everything the rows depend on (store content,
-electrolyte, tolerance, gap threshold, candidates), so a changed input never reuses old rows.
+settings, candidates), so a changed input never reuses old rows.  If the checkpoint folder
+disappears during a run (a cleaned cache), it is recreated; if it cannot be, the run goes on
+with the rows kept in memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +28,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from screening.errors import InputError
-from screening.files import atomic_write
+from screening.outputs import atomic_write
 
 if TYPE_CHECKING:  # this module stays light: a local cluster can start before the store loads
-    from screening.data.store import PhaseStore
+    from screening.settings import Settings
+    from screening.store import PhaseStore
 
 #: chunks per worker: enough for load balancing, few enough to keep per-task overhead small
 CHUNKS_PER_WORKER = 6
@@ -39,9 +44,13 @@ def chunk_candidates(cand: pd.DataFrame, n_chunks: int) -> list[pd.DataFrame]:
     Candidates are ordered by chemical system (elements sorted), so neighbouring candidates
     share sub-systems; chunks are contiguous slices of that order with whole systems each.
     """
-    from screening.data.store import parse_formula
+    from screening.data.formula import parse_formula, split_identifier
 
-    systems = cand.formula.map(lambda f: parse_formula(f).chemical_system)
+    def system(text: str) -> str:
+        formula, pid = split_identifier(text)
+        return parse_formula(formula).chemical_system if formula else pid
+
+    systems = cand.formula.map(system)
     order = cand.assign(_sys=systems).sort_values(["_sys", "formula"], kind="stable")
     size = max(1, -(-len(order) // max(1, n_chunks)))
     chunks, current, n = [], [], 0
@@ -56,20 +65,54 @@ def chunk_candidates(cand: pd.DataFrame, n_chunks: int) -> list[pd.DataFrame]:
     return chunks
 
 
-def evaluate_chunk(store: PhaseStore, chunk: pd.DataFrame, electrolyte: str, tolerance: float, gap: float) -> pd.DataFrame:
+def evaluate_chunk(store: PhaseStore, chunk: pd.DataFrame, settings: Settings, v_red: float) -> pd.DataFrame:
     """Unranked rows of one chunk, indexed like the candidate DataFrame (runs on a worker)."""
-    from screening import ranking
+    from screening.ranking.rows import evaluate_all
 
-    rows = ranking.evaluate_all(store, chunk, electrolyte, tolerance, gap)
+    rows = evaluate_all(store, chunk, settings, None, v_red)
     return pd.DataFrame(rows, index=chunk.index)
 
 
-def run_key(store: PhaseStore, cand: pd.DataFrame, electrolyte: str, tolerance: float, gap: float) -> str:
+def run_key(store: PhaseStore, cand: pd.DataFrame, settings: Settings) -> str:
     """Hash of everything a screen's rows depend on (for checkpoint folders)."""
     h = hashlib.sha256()
-    h.update(json.dumps([store.content_key(), electrolyte, tolerance, gap]).encode())
+    h.update(json.dumps([store.content_key(), settings.key()], sort_keys=True).encode())
     h.update(pd.util.hash_pandas_object(cand[["formula", "kind"]], index=True).to_numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+MAX_WORKERS_PER_CORE = 2
+_SCHEDULER = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?/?$")
+
+
+def check_options(workers: int | None, scheduler: str | None, checkpoint=None) -> None:
+    """Validate Dask options before any work (InputError naming the fix)."""
+    if scheduler is not None:
+        if workers is not None:
+            raise InputError("give --workers N for a local cluster or --scheduler ADDRESS for a running one, not both")
+        if not _SCHEDULER.match(str(scheduler).strip()):
+            raise InputError(f"--scheduler {scheduler!r} is not a Dask address: give e.g. tcp://host:8786")
+        return
+    if workers is None:
+        if checkpoint is not None:
+            raise InputError("--checkpoint needs --workers N or --scheduler ADDRESS (serial runs keep no checkpoints)")
+        raise InputError("give --workers N (N >= 1) for a local cluster or --scheduler tcp://HOST:PORT")
+    limit = max(4, MAX_WORKERS_PER_CORE * (os.cpu_count() or 1))
+    if not 1 <= int(workers) <= limit:
+        raise InputError(f"--workers {workers}: give 1 to {limit} worker processes on this {os.cpu_count()}-core machine")
+
+
+def _save_chunk(folder: Path, k: int, df: pd.DataFrame) -> Path | None:
+    """Write a finished chunk; recreate a vanished folder; None (no more checkpoints) if that fails."""
+    for _ in range(2):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic_write(folder / f"chunk-{k:05d}.parquet") as tmp:
+                df.to_parquet(tmp)
+            return folder
+        except (OSError, InputError):
+            continue
+    return None
 
 
 def _read_chunk(path: Path) -> pd.DataFrame | None:
@@ -100,8 +143,7 @@ class DaskRunner:
     _running: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self):
-        if self.scheduler is None and (self.workers is None or self.workers < 1):
-            raise InputError("give --workers N (N >= 1) for a local cluster or --scheduler tcp://HOST:PORT")
+        check_options(self.workers, self.scheduler)
 
     def start(self) -> DaskRunner:
         """Connect (or start the local cluster) in the background now, e.g. while the store
@@ -146,7 +188,7 @@ class DaskRunner:
             from distributed import Client, LocalCluster
             from distributed.utils import get_mp_context
         except ImportError:
-            raise InputError("Dask is not installed: pip install -e '.[dask]'") from None
+            raise InputError("Dask is not installed: pip install 'screening[dask]'") from None
         if self.scheduler:
             try:
                 return Client(self.scheduler, timeout="10s"), None
@@ -168,11 +210,11 @@ class DaskRunner:
                                    dashboard_address=None, silence_logs=50)
         return Client(cluster), cluster
 
-    def __call__(self, store: PhaseStore, cand: pd.DataFrame, electrolyte: str, tolerance: float, gap: float,
-                 progress=None) -> list[dict]:
+    def __call__(self, store: PhaseStore, cand: pd.DataFrame, settings: Settings, progress=None,
+                 v_red: float = 0.0) -> list[dict]:
         folder = None
         if self.checkpoint is not None:
-            folder = Path(self.checkpoint) / run_key(store, cand, electrolyte, tolerance, gap)
+            folder = Path(self.checkpoint) / run_key(store, cand, settings)
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -200,15 +242,14 @@ class DaskRunner:
                 from distributed import as_completed
 
                 remote_store = client.scatter(store, broadcast=True, hash=False)
-                futures = {client.submit(evaluate_chunk, remote_store, chunks[k], electrolyte, tolerance, gap,
+                futures = {client.submit(evaluate_chunk, remote_store, chunks[k], settings, v_red,
                                          retries=self.retries, key=f"screen-chunk-{k}-{id(self)}"): k for k in todo}
                 for fut in as_completed(futures):
                     k = futures[fut]
                     df = fut.result()
                     done[k] = df
                     if folder is not None:
-                        with atomic_write(folder / f"chunk-{k:05d}.parquet") as tmp:
-                            df.to_parquet(tmp)
+                        folder = _save_chunk(folder, k, df)
                     finished += len(df)
                     if progress:
                         progress(finished, len(cand), df.candidate.iat[-1] if len(df) else "")

@@ -7,8 +7,9 @@ corrections applied), so its energies sit on the same scale as the store's ``ene
 ``e_above_hull = E_CHGNet - E_hull,MP`` at its composition.
 
 ``relax_structure`` relaxes one structure (cell + ions: ASE FIRE on a FrechetCellFilter, CPU only,
-``SCREENING_TORCH_THREADS`` threads, default 2); ``add_structures`` puts relaxed phases into a
-store, through the same rows the user-phase CSV path builds (``screening.data.user``), with
+``SCREENING_TORCH_THREADS`` threads, default 2) with a :class:`Relaxer` (the loaded model; make one
+and pass it to reuse the model across calls); ``add_structures`` puts relaxed phases into a
+store, through the same rows the user-phase CSV path builds (``screening.store.user_rows``), with
 provenance "CHGNet <version>", the relaxed molar volume and no band gap (CHGNet predicts none)
 unless one is given.  Results are cached as small JSON files under ``<cache>/chgnet/`` keyed by
 the input structure's hash, the model and the relaxation settings.
@@ -20,7 +21,7 @@ reaction energies the screen ranks, and it does not cancel against MP competitor
 phase's e_above_hull as +-0.05-0.1 eV/atom.  0 K energies only: no temperature, entropy,
 kinetics or interface energies; no band gap.
 
-Needs the optional extra: ``pip install -e '.[mlip]'`` (torch + chgnet; weights ship in the
+Needs the optional extra: ``pip install 'screening[mlip]'`` (torch + chgnet; weights ship in the
 chgnet wheel, nothing is downloaded at run time).
 """
 
@@ -40,11 +41,11 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Structure
 
-from screening import config
+from screening.data import files
 from screening.errors import DataError, InputError
-from screening.files import atomic_write
+from screening.outputs import atomic_write, check_file
 
-INSTALL_HINT = "CHGNet is not installed: pip install -e '.[mlip]'"
+INSTALL_HINT = "CHGNet is not installed: pip install 'screening[mlip]'"
 #: CHGNet weights shipped in the chgnet wheel (0.3.0 is the default of chgnet 0.3-0.4).
 MODEL_WEIGHTS = "0.3.0"
 DEFAULT_FMAX_EV_PER_A = 0.05
@@ -55,9 +56,6 @@ AVOGADRO = 6.02214076e23
 CACHE_SUBDIR = "chgnet"
 CACHE_VERSION = "1"
 NO_GAP_NOTE = "unknown (CHGNet gives no band gap)"
-
-_MODEL = None
-_CALC = None
 
 
 # --------------------------------------------------------------------------- model
@@ -86,10 +84,10 @@ def _threads() -> int:
     return n
 
 
-def _calculator():
-    """The CHGNet ASE calculator on CPU (model loaded once per process)."""
-    global _MODEL, _CALC
-    if _CALC is None:
+class Relaxer:
+    """The CHGNet model and its ASE calculator on the CPU (loaded once per instance)."""
+
+    def __init__(self):
         chgnet_version()
         try:
             import torch
@@ -98,15 +96,13 @@ def _calculator():
         except ImportError:
             raise DataError(INSTALL_HINT) from None
         except OSError as exc:  # a broken torch install (missing shared library)
-            msg = f"CHGNet cannot load torch ({exc.__class__.__name__}): reinstall with pip install -e '.[mlip]'"
+            msg = f"CHGNet cannot load torch ({exc.__class__.__name__}): reinstall with pip install 'screening[mlip]'"
             raise DataError(msg) from None
         torch.set_num_threads(_threads())
         with _quiet():
-            model = CHGNet.load(model_name=MODEL_WEIGHTS, use_device="cpu", verbose=False)
-            model.eval()
-            calc = CHGNetCalculator(model=model, use_device="cpu")
-        _MODEL, _CALC = model, calc
-    return _CALC
+            self.model = CHGNet.load(model_name=MODEL_WEIGHTS, use_device="cpu", verbose=False)
+            self.model.eval()
+            self.calculator = CHGNetCalculator(model=self.model, use_device="cpu")
 
 
 @contextlib.contextmanager
@@ -250,14 +246,16 @@ def _validate(fmax: float, steps: int, stress_GPa: float) -> None:
 
 
 def relax_structure(structure, relax: bool = True, fmax: float = DEFAULT_FMAX_EV_PER_A, steps: int = DEFAULT_STEPS,
-                    stress_GPa: float = DEFAULT_STRESS_GPA, cache_dir: Path | str | None = None) -> RelaxResult:
+                    stress_GPa: float = DEFAULT_STRESS_GPA, cache_dir: Path | str | None = None,
+                    relaxer: Relaxer | None = None) -> RelaxResult:
     """Relax (cell + ions) or just evaluate one structure with CHGNet.
 
     ``structure``: pymatgen Structure, ase Atoms, or a CIF/POSCAR path.  Converged when every
     atomic force is below ``fmax`` (eV/A) and the stress below about ``stress_GPa`` (the cell part
     of the FrechetCellFilter is scaled so that ``fmax`` on it means that stress; cells under
     ~80 A^3 at the defaults converge to fmax / V instead, e.g. 0.13 GPa for 60 A^3).
-    ``cache_dir``: folder of JSON results to reuse (None: no cache).
+    ``cache_dir``: folder of JSON results to reuse (None: no cache).  ``relaxer``: a loaded
+    :class:`Relaxer` to reuse (default: one is loaded when a relaxation is needed).
     """
     s, label = read_structure(structure)
     _check_structure(s, label)
@@ -269,7 +267,7 @@ def relax_structure(structure, relax: bool = True, fmax: float = DEFAULT_FMAX_EV
         if hit is not None and hit.structure_hash == h:
             return replace(hit, label=label, cached=True)
 
-    calc = _calculator()
+    calc = (relaxer or Relaxer()).calculator
     from ase.filters import FrechetCellFilter
     from ase.optimize import FIRE
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -366,7 +364,7 @@ def _default_name(label: str, formula: str) -> str:
 def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=None, progress=None,
                    cache_dir: Path | str | None = None, use_cache: bool = True,
                    fmax: float = DEFAULT_FMAX_EV_PER_A, steps: int = DEFAULT_STEPS,
-                   stress_GPa: float = DEFAULT_STRESS_GPA):
+                   stress_GPa: float = DEFAULT_STRESS_GPA, relaxer: Relaxer | None = None):
     """Relax structures with CHGNet and add them to ``store`` as phases.
 
     ``items``: one or a list of file paths / pymatgen Structures / ase Atoms.
@@ -376,8 +374,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
     the CHGNet energy minus the hull energy of ``store`` (MP) at that composition; negative means
     below MP's hull (a new stable phase, or CHGNet error: see ``warning``).
     """
-    from screening.data.store import hull_energy_at
-    from screening.data.user import user_rows
+    from screening.store import user_rows
 
     single = isinstance(items, (str, os.PathLike, Structure)) or hasattr(items, "get_positions")  # ase Atoms
     items = [items] if single or not hasattr(items, "__iter__") else list(items)
@@ -394,7 +391,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
             ok = False
         if not ok:
             raise InputError(f"band gap {g}: give a non-negative number in eV, e.g. 4.5")
-    cdir = (Path(cache_dir) if cache_dir else config.cache_dir()) / CACHE_SUBDIR if use_cache else None
+    cdir = (Path(cache_dir) if cache_dir else files.cache_dir()) / CACHE_SUBDIR if use_cache else None
 
     # read and check everything before the first (slow) relaxation
     refs = set(store.table.chemsys[~store.table.chemsys.str.contains("-")])
@@ -411,10 +408,13 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
     taken = set(store.table.phase_id)
     results, records, extra = [], [], []
     for k, ((s, label), gap, name) in enumerate(zip(structs, gaps, given_names, strict=True)):
-        r = relax_structure(s, relax=relax, fmax=fmax, steps=steps, stress_GPa=stress_GPa, cache_dir=cdir)
+        relaxer = relaxer or _LazyRelaxer()
+        r = relax_structure(s, relax=relax, fmax=fmax, steps=steps, stress_GPa=stress_GPa, cache_dir=cdir,
+                            relaxer=relaxer)
         r = replace(r, label=label)
         comp = Composition(r.composition)
-        e_hull = hull_energy_at(store.table, comp)
+        ps = store.system([el.symbol for el in comp.elements])
+        e_hull = ps.hull_energy_per_atom(ps.vector(comp))
         e_above = r.energy_eV_per_atom - e_hull
         base = name or _default_name(label, r.formula)
         pid, j = f"chgnet:{base}", 2
@@ -447,21 +447,36 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
         if progress:
             progress(k + 1, n, label)
 
-    rows = user_rows(store, pd.DataFrame(records), "chgnet")
+    rows = user_rows(store, records, "chgnet")
     mid = model_id()
     for i, (pid, gap, warn) in enumerate(extra):
         rows.at[i, "phase_id"] = pid
+        rows.at[i, "origin"] = "chgnet"
         rows.at[i, "source"] = mid
         rows.at[i, "run_type"] = "CHGNet"
         rows.at[i, "correction_note"] = "CHGNet energy (trained on MP2020-corrected GGA/GGA+U)"
         rows.at[i, "volume_source"] = f"{mid} relaxed structure" if relax else f"{mid} input structure (unrelaxed)"
+        rows.at[i, "volume_origin"] = "chgnet"
         rows.at[i, "band_gap_source"] = NO_GAP_NOTE if gap is None else f"user (with {mid} phase)"
         rows.at[i, "uncertain"] = "ML potential energy: typical error ~30 meV/atom vs MP GGA"
         rows.at[i, "warning"] = warn
     return store.with_phases(rows), pd.DataFrame(results)
 
 
-def to_user_csv(results: pd.DataFrame, path: Path | str) -> Path:
+class _LazyRelaxer:
+    """Loads the model on first use only (cached results need none)."""
+
+    def __init__(self):
+        self._relaxer = None
+
+    @property
+    def calculator(self):
+        if self._relaxer is None:
+            self._relaxer = Relaxer()
+        return self._relaxer.calculator
+
+
+def to_user_csv(results: pd.DataFrame, path) -> Path:
     """Write add_structures results as a user-phase CSV (``screening --phases FILE``)."""
     comp = [Composition(c) for c in results.composition]
     df = pd.DataFrame({
@@ -471,6 +486,7 @@ def to_user_csv(results: pd.DataFrame, path: Path | str) -> Path:
         "band_gap_eV": results.band_gap_eV,
         "density_g_cm3": results.density_g_cm3,
     })
-    path = Path(path)
-    df.to_csv(path, index=False)
-    return path
+    target = path if hasattr(path, "stream") else check_file(path)
+    with atomic_write(target) as tmp:
+        df.to_csv(tmp, index=False)
+    return target.path

@@ -82,13 +82,41 @@ def staircase_chart(stages, formula: str):
     return fig
 
 
+def lithiation_chart(paths):
+    """Li uptake per formula unit vs voltage (falling): the lithiation staircase of each path."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for path in paths:
+        xs, ys = [], []
+        li = 0.0
+        top = max([s.voltage_V for s in path.stages] + [0.5]) + 0.5
+        v_prev = top
+        for s in path.stages:
+            xs += [v_prev, s.voltage_V]
+            ys += [li, li]
+            li = s.li_per_formula_unit
+            v_prev = s.voltage_V
+        xs += [v_prev, 0.0]
+        ys += [li, li]
+        (line,) = ax.plot(xs, ys, lw=2, label=path.precursor)
+        for s in path.stages:
+            ax.annotate(" + ".join(s.products), (s.voltage_V, s.li_per_formula_unit), textcoords="offset points",
+                        xytext=(3, 3), fontsize=6, color=line.get_color())
+    ax.set_xlabel("Voltage vs Li/Li+ (V)")
+    ax.set_ylabel("Li taken up per formula unit")
+    ax.invert_xaxis()
+    ax.set_title("Lithiation path: stages reached as the voltage falls", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def ranking_chart(df, top: int = 20):
     """Composite score of the best ``top`` candidates, coloured by electronic character."""
     d = df.sort_values("rank").head(top)
     colors = {"insulating": "#55a868", "mixed": "#c44e52", "unknown": "#8c8c8c"}
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(d) + 1.2))
     ax.barh(np.arange(len(d)), d.score, color=[colors.get(c, "#8c8c8c") for c in d.electronic_character])
-    ax.set_yticks(np.arange(len(d)), [f"{r}. {f}" for r, f in zip(d["rank"], d.candidate, strict=True)])
+    ax.set_yticks(np.arange(len(d)), [f"{r}. {f}" for r, f in zip(d["rank_label"], d.candidate, strict=True)])
     ax.invert_yaxis()
     ax.set_xlabel("composite score (higher is better)")
     ax.set_title("Composite score; green: insulating interphase, red: mixed conductor", fontsize=10)

@@ -1,156 +1,123 @@
-"""Phase store against numbers MP publishes and the shared README's checked facts."""
+"""The phase store: entries in, lookups, immutability, incremental updates equal full rebuilds."""
 
-import os
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from pymatgen.entries.computed_entries import ComputedEntry
 
-from screening.data import corrections, volumes
-from screening.data.store import PhaseStore, open_store, parse_formula, write_table, read_table
-from screening.data.user import add_phases
-from screening.errors import DataError, InputError
-
-
-def test_lii_formation_energy_matches_mp(store):
-    assert store.lookup("LiI").formation_energy_eV_per_atom == pytest.approx(-1.4223, abs=2e-4)
+from conftest import LI_I, entry
+from screening.errors import InputError
+from screening.store import PhaseStore, add_phases, finish
 
 
-def test_llzo_is_metastable_by_mp_value(store):
-    row = store.lookup("Li7La3Zr2O12")
-    assert row.material_id == "mp-942733"
-    assert row.e_above_hull_eV_per_atom == pytest.approx(0.0068, abs=1e-4)
+def test_from_entries_derives_formation_and_hull(li_i):
+    t = li_i.table.set_index("phase_id")
+    assert t.loc["t-lii", "formation_energy_eV_per_atom"] == pytest.approx(-1.4)
+    assert t.loc["t-lii3", "e_above_hull_eV_per_atom"] == pytest.approx(0.2)
+    assert t.loc["t-lii", "band_gap_eV"] == 6.0 and t.loc["t-lii", "band_gap_origin"] == "pbe"
+    assert len(li_i) == 4 and li_i.lookup("LiI").phase_id == "t-lii"
 
 
-@pytest.mark.parametrize("formula", ["Li2O", "La2O3", "ZrO2", "Li2ZrO3", "La2Zr2O7", "Li2O2", "LiO8"])
-def test_phases_on_hull(store, formula):
-    assert store.lookup(formula).e_above_hull_eV_per_atom < 1e-6
+def test_from_entries_needs_elemental_references():
+    with pytest.raises(InputError, match="no elemental entry for I"):
+        PhaseStore.from_entries([entry("Li", 0.0, "a"), entry("LiI", -1.0, "b")])
 
 
-def test_oxide_types_and_u_corrections(store):
-    # peroxide / superoxide corrections (MP2020 values per O: -0.465 and -0.2865 eV ...)
-    assert "peroxide" in store.lookup("Li2O2").correction_note
-    assert "superoxide" in store.lookup("LiO8").correction_note
-    mno = store.lookup("MnO")
-    # GGA+U run with the Mn U correction of MP2020: -1.668 eV per Mn, -0.687 eV per O
-    assert "U (Mn) -0.834" in mno.correction_note and "oxide) -0.344" in mno.correction_note
-    # formation energy near experiment (NIST-JANAF: -385.2 kJ/mol = -1.996 eV/atom), MP2020's fit target
-    assert mno.formation_energy_eV_per_atom == pytest.approx(-1.996, abs=0.03)
-    assert mno.run_type == "GGA+U"
-    assert store.lookup("MnI2").run_type == "GGA"  # iodide: no U in MP
+def test_compatibility_scheme_is_applied_when_given():
+    from pymatgen.entries.compatibility import MaterialsProject2020Compatibility
+
+    raw = [ComputedEntry("Li", -1.9, entry_id="li", parameters={"run_type": "GGA"}),
+           ComputedEntry("O2", -9.86, entry_id="o2", parameters={"run_type": "GGA"}),
+           ComputedEntry("Li2O", -14.3, entry_id="li2o", parameters={"run_type": "GGA"}, data={"oxide_type": "oxide"})]
+    s = PhaseStore.from_entries(raw, compatibility=MaterialsProject2020Compatibility(check_potcar=False))
+    li2o = s.lookup("Li2O")
+    assert li2o.correction_eV == pytest.approx(-0.687, abs=1e-3)  # MP2020 oxide correction per O
+    e = s.entries(["Li", "O"])
+    got = next(x for x in e if x.entry_id == "li2o")
+    assert got.uncorrected_energy == pytest.approx(-14.3) and got.energy == pytest.approx(li2o.energy_eV)
+    assert "oxide" in got.energy_adjustments[0].name
 
 
-def test_oxide_type_rule():
+def test_lookup_by_formula_id_composition_entry(li_i):
     from pymatgen.core import Composition
 
-    kinds = {f: corrections.oxide_type(Composition(f)) for f in ["Li2O", "Li2O2", "KO2", "LiO8", "KO3", "OF2", "BaO2", "LiCoO2"]}
-    assert kinds == {"Li2O": "oxide", "Li2O2": "peroxide", "KO2": "superoxide", "LiO8": "superoxide",
-                     "KO3": "ozonide", "OF2": "oxide", "BaO2": "peroxide", "LiCoO2": "oxide"}
+    assert li_i.lookup("LiI:t-lii").phase_id == "t-lii"
+    assert li_i.lookup("t-lii3").formula == "LiI3"
+    assert li_i.lookup(Composition("Li2I2")).phase_id == "t-lii"
+    assert li_i.lookup("Li0.5I0.5").phase_id == "t-lii"  # fractional formulas reduce
+    with pytest.raises(InputError, match="is LiI, not LiI3"):
+        li_i.lookup("LiI3:t-lii")
+    with pytest.raises(InputError, match="not in the phase store"):
+        li_i.lookup("Li3I")
+    with pytest.raises(InputError, match="Structure has no energy"):
+        from pymatgen.core import Lattice, Structure
+
+        li_i.lookup(Structure(Lattice.cubic(3), ["Li"], [[0, 0, 0]]))
 
 
-def test_build_report(store):
-    rep = store.report
-    assert rep["n_dropped_non_mp"] == 5
-    assert rep["dropped_non_mp"] == ["Gd", "Ge", "Li", "Mg", "Na"]
-    # ~1% of phases fall off their own system's hull after correction (shared README)
-    assert 0.005 < rep["off_own_hull_fraction"] < 0.015
-    assert store.lookup("Li").material_id == "mp-1018134"
-    assert "NaN" in set(store.table.formula)  # sodium nitride survives CSV parsing
+def test_a_new_entry_is_used_as_given(li_i):
+    from screening.thermo.windows import window
+
+    # a Li3I phase below the LiI + 2 Li tie line (-0.7 eV/atom) becomes a hull phase of a copy of the store
+    new = entry("Li3I", -0.9, "my-dft")
+    w = window(li_i, new)
+    assert w.material_id == "my-dft" and w.e_above_hull_eV_per_atom == 0.0
+    assert w.oxidation_products == ("LiI",)
+    assert "my-dft" not in set(li_i.table.phase_id)  # the original store is unchanged
 
 
-def test_incomplete_systems_flagged(store):
-    inc = set(store.report["incomplete_systems"])
-    assert {"Mg-O", "Fe-O", "Ge-O", "Mg-N"} <= inc
-    assert store.warnings_for(["Mg", "O", "Li"]) and not store.warnings_for(["Li", "La", "Zr", "O"])
+def test_with_phases_incremental_equals_full_rebuild(li_i):
+    rows = add_phases(li_i, [{"formula": "Li3I", "formation_energy_eV_per_atom": -0.8, "name": "x"}]).table
+    full = finish(rows)
+    cols = ["energy_eV", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom"]
+    pd.testing.assert_frame_equal(rows[cols].reset_index(drop=True), full[cols].reset_index(drop=True), atol=1e-12, rtol=0)
+    assert rows.set_index("phase_id").loc["user:x", "e_above_hull_eV_per_atom"] == pytest.approx(0.0, abs=1e-12)
+    assert rows.set_index("phase_id").loc["t-lii3", "e_above_hull_eV_per_atom"] == pytest.approx(0.2)
 
 
-def test_band_gaps_and_volumes(store):
-    lii = store.lookup("LiI")
-    assert lii.band_gap_eV == pytest.approx(4.3818, abs=1e-4)
-    # LiI: median of the three LiI rows (4.076, 4.06, 4.08) -> 4.076 g/cm3
-    assert lii.density_g_cm3 == pytest.approx(4.076)
-    assert lii.molar_volume_cm3_per_mol == pytest.approx(133.845 / 4.076, rel=1e-4)
-    assert "rows 0,1,2" in lii.volume_source
-    info = store.info()
-    assert info["n_phases"] > 31000 and info["n_band_gaps"] > 28000 and info["n_volumes"] >= 90
+@pytest.mark.data
+def test_incremental_update_equals_rebuild_on_mp_data(store):
+    sub = PhaseStore(store.select(["Li", "La", "Zr", "O", "I"]))
+    new = add_phases(sub, [{"formula": "Li3IO", "e_above_hull_eV_per_atom": -0.05, "name": "h"},
+                           {"formula": "LaIO2", "e_above_hull_eV_per_atom": 0.01, "name": "g"}])
+    full = finish(new.table)
+    np.testing.assert_allclose(new.table.e_above_hull_eV_per_atom, full.e_above_hull_eV_per_atom, atol=1e-9)
+    np.testing.assert_allclose(new.table.formation_energy_eV_per_atom, full.formation_energy_eV_per_atom, atol=1e-12)
 
 
-def test_density_rules_pick_polymorph_and_drop_suspect():
-    d = pd.DataFrame({
-        "formula": ["TiO2", "TiO2", "LiNbO3", "LiNbO3", "LiH"],
-        "phase": ["rutile", "anatase", "trigonal", "trigonal", "cubic"],
-        "density_g_cm3": ["4.23", "3.78", "4.64", "4.30", "0.76-0.77"],
-        "source_url": ["u"] * 5,
-        "notes": ["", "", "", "treat as suspect", ""],
-    })
-    ch = volumes.choose_densities(d, {"TiO2": "rutile"})
-    assert ch["TiO2"].density_g_cm3 == 4.23
-    assert ch["LiNbO3"].density_g_cm3 == 4.64
-    assert ch["LiH"].density_g_cm3 == pytest.approx(0.765)
+def test_duplicate_ids_refused(li_i):
+    with pytest.raises(InputError, match="already in the store"):
+        li_i.with_entries([entry("LiI", -1.0, "t-lii")])
 
 
-def test_selection_is_a_chemical_system(store):
-    sub = store.select(["Li", "La", "Zr", "O"])
-    assert set("-".join(sub.chemsys).split("-")) <= {"Li", "La", "Zr", "O"}
-    assert {"Li7La3Zr2O12", "Li2O", "La2O3", "ZrO2", "Li6Zr2O7"} <= set(sub.formula)
+def test_store_pickles_as_data(li_i):
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(li_i))
+    pd.testing.assert_frame_equal(copy.table, li_i.table)
+    assert copy.lookup("LiI").phase_id == "t-lii"
 
 
-def test_parse_formula_errors():
-    for bad, word in [("Xx2O", "unknown element"), ("li2o", "malformed"), ("", "empty"), ("Li2O-", "malformed")]:
-        with pytest.raises(InputError, match=word):
-            parse_formula(bad)
+def test_user_phase_validation(li_i):
+    from screening.errors import DataError
+
+    for record, word in [({"formula": "Li3I", "energy_eV": "inf"}, "out of range"),
+                         ({"formula": "Li3I", "energy_eV": "nan"}, "out of range"),
+                         ({"formula": "Li3I", "energy_eV": -1e6}, "out of range"),
+                         ({"formula": "Li3I", "energy_eV": -3, "band_gap_eV": -1}, "band_gap_eV"),
+                         ({"formula": "Li3I", "energy_eV": -3, "density_g_cm3": 0}, "density_g_cm3"),
+                         ({"formula": "Li3I", "energy_eV": "abc"}, "not a number"),
+                         ({"formula": "LiO0", "energy_eV": -3}, "zero"),
+                         ({"formula": "Li3I"}, "exactly one")]:
+        with pytest.raises(DataError, match=word):
+            add_phases(li_i, [record])
 
 
-def test_missing_shared_data_names_the_file(tmp_path):
-    with pytest.raises(DataError, match="mp_hull_phases.csv.*SCREENING_SHARED"):
-        open_store(shared=tmp_path, cache=tmp_path)
-
-
-def test_cache_roundtrip_is_atomic(tmp_path, store):
-    path = tmp_path / "t.parquet"
-    write_table(store.table.head(50), {"a": 1}, path)
-    t, rep = read_table(path)
-    assert rep == {"a": 1} and len(t) == 50
-    assert list(tmp_path.iterdir()) == [path]
-
-
-def test_user_phase_merges_and_places_on_hull(store, tmp_path):
-    # a hypothetical LiI polymorph 30 meV/atom above the hull
-    new = add_phases(store, [{"formula": "LiI", "name": "LiI-wz", "e_above_hull_eV_per_atom": 0.030, "band_gap_eV": 4.0}])
-    row = new.table[new.table.phase_id == "user:LiI-wz"].iloc[0]
-    assert row.e_above_hull_eV_per_atom == pytest.approx(0.030, abs=1e-9)
-    assert len(new.table) == len(store.table) + 1
-    csv = tmp_path / "u.csv"
-    csv.write_text("formula,formation_energy_eV_per_atom\nLi3I,-1.0\n")
-    from screening.data.user import merge_user_phases
-
-    s2 = merge_user_phases(store, csv)
-    r = s2.lookup("Li3I")
-    assert r.formation_energy_eV_per_atom == pytest.approx(-1.0)
-    # the LiI + 2 Li tie line is at -1.4223*2/4 = -0.711 eV/atom: -1.0 lies below it, on the hull
-    assert r.e_above_hull_eV_per_atom == pytest.approx(0.0, abs=1e-9)
-    bad = tmp_path / "bad.csv"
-    bad.write_text("formula,energy_eV,formation_energy_eV_per_atom\nLiI,-3,-1\n")
-    with pytest.raises(DataError, match="exactly one"):
-        merge_user_phases(store, bad)
-
-
-def test_store_is_pure_data(store):
-    assert isinstance(store, PhaseStore)
-    assert np.isfinite(store.table.energy_eV).all()
-
-
-def test_atomic_write_replaces_whole_files_only(tmp_path):
-    from screening.files import atomic_write
-
-    target = tmp_path / "out.txt"
-    target.write_text("old")
-    with pytest.raises(RuntimeError), atomic_write(target) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("writer failed")
-    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
-    with atomic_write(target) as tmp:
-        tmp.write_text("new")
-    umask = os.umask(0)
-    os.umask(umask)
-    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == (0o666 & ~umask)
+@pytest.mark.data
+def test_mp_entries_show_their_adjustments(store):
+    e = next(x for x in store.entries(["Li", "O"]) if x.composition.reduced_formula == "Li2O" and x.entry_id == store.lookup("Li2O").phase_id)
+    assert e.energy == pytest.approx(store.lookup("Li2O").energy_eV)
+    assert e.uncorrected_energy != e.energy and any("oxide" in a.name for a in e.energy_adjustments)
+    json.dumps(e.as_dict())

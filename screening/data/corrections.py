@@ -81,14 +81,3 @@ def correct(entries: list[ComputedEntry], n_workers: int | None = None) -> dict[
         else:
             done = compat.process_entries(entries, clean=True, inplace=False, n_workers=n, on_error="ignore")
     return {e.entry_id: e for e in done}
-
-
-def correction_note(entry: ComputedEntry) -> str:
-    """Short human-readable list of the adjustments applied (names and eV per atom)."""
-    parts = []
-    for adj in entry.energy_adjustments:
-        name = adj.name.replace("MP2020 ", "").replace("anion correction", "anion").replace(
-            "GGA/GGA+U mixing correction", "U"
-        )
-        parts.append(f"{name} {adj.value / entry.composition.num_atoms:+.3f}")
-    return "; ".join(parts) if parts else "none"

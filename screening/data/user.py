@@ -1,97 +1,104 @@
-"""User phases: hypothetical candidates from a CSV, merged into one session's store.
+"""User phases: hypothetical candidates from a CSV (``screening --phases FILE``) or records.
 
 Columns: ``formula`` and exactly one energy column per row among
 ``energy_eV`` (MP2020-compatible total energy of the formula as written),
 ``formation_energy_eV_per_atom`` (vs the store's elemental phases) or
-``e_above_hull_eV_per_atom`` (placed on the store's hull plus this value); optional ``name``,
-``band_gap_eV``, ``density_g_cm3``.
+``e_above_hull_eV_per_atom`` (placed on the store's hull plus this value); optional ``name``
+(unique; default the formula), ``band_gap_eV`` (>= 0) and ``density_g_cm3`` (> 0).
+
+This module reads and validates; the store places the energies (``screening.store.add_phases``).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
-from screening.errors import DataError
+from screening.data.formula import parse_formula
+from screening.errors import DataError, InputError
 
 ENERGY_COLUMNS = ("energy_eV", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom")
+#: bounds of physically meaningful values (eV/atom, eV, g/cm3)
+MAX_ABS_EV_PER_ATOM = 20.0
+MAX_ABS_E_ABOVE_HULL = 5.0
+MAX_GAP_EV = 50.0
+MAX_DENSITY = 30.0
 
 
-def read_user_csv(path: Path) -> pd.DataFrame:
-    if not Path(path).is_file():
+def read_user_csv(path: Path | str) -> pd.DataFrame:
+    """The rows of a user phase CSV, validated (``validate``); DataError names file, row and fix."""
+    path = Path(path)
+    if not path.is_file():
         raise DataError(f"user phase file {path} not found: give the path of a CSV with a 'formula' column")
     try:
-        df = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in ENERGY_COLUMNS})
-    except Exception as exc:
+        df = pd.read_csv(path, keep_default_na=False, dtype=str)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read user phase file {path} ({exc.__class__.__name__}): it must be a CSV") from None
+    return validate(df, path.name)
+
+
+def _absent(v) -> bool:
+    """Not given: None, an empty cell, or a float NaN (a column missing in some records).
+    The text 'nan' is given, and invalid."""
+    return v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == ""
+
+
+def _value(text, what: str, line: str, lo: float, hi: float, strict_lo: bool = False) -> float | None:
+    if _absent(text):
+        return None
+    try:
+        v = float(str(text).strip())
+    except ValueError:
+        raise DataError(f"{line}: {what} {text!r} is not a number: give a plain number") from None
+    bad = not math.isfinite(v) or v > hi or (v <= lo if strict_lo else v < lo)
+    if bad:
+        rel = ">" if strict_lo else ">="
+        raise DataError(f"{line}: {what} {text} is out of range: give a finite number {rel} {lo:g} and <= {hi:g}")
+    return v
+
+
+def validate(df: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """Validated records: formula, name, energy_column, energy_value, band_gap_eV, density_g_cm3.
+
+    Every value is checked at the boundary: formulas parse, exactly one finite energy per row,
+    gaps >= 0, densities > 0, names unique.  DataError names the row and the fix.
+    """
+    df = df.copy()
+    df.columns = [str(c).strip() for c in df.columns]
     if "formula" not in df.columns:
-        raise DataError(f"{path} has no 'formula' column: columns must include formula and one of {', '.join(ENERGY_COLUMNS)}")
-    return df
-
-
-def user_rows(store, df: pd.DataFrame, origin: str) -> pd.DataFrame:
-    """Phase-table rows for the user phases in ``df`` (energies placed against ``store``)."""
-    from screening.data.store import empty_row, hull_energy_at, parse_formula
-    from screening.errors import InputError
-
-    refs = store.table[~store.table.chemsys.str.contains("-")].groupby("chemsys").energy_per_atom_eV.min()
-    rows = []
-    for i, r in df.iterrows():
+        raise DataError(f"{origin} has no 'formula' column: columns must include formula and one of {', '.join(ENERGY_COLUMNS)}")
+    if df.empty:
+        raise DataError(f"{origin} has no rows: add at least one phase below the header")
+    out = []
+    for i, r in enumerate(df.to_dict("records")):
         line = f"{origin} row {i + 2}"
         try:
             comp = parse_formula(str(r["formula"]))
         except InputError as exc:
             raise DataError(f"{line}: {exc}") from None
-        given = [c for c in ENERGY_COLUMNS if c in df.columns and pd.notna(r[c]) and str(r[c]) != ""]
+        given = [c for c in ENERGY_COLUMNS if c in r and not _absent(r[c])]
         if len(given) != 1:
             raise DataError(f"{line} ({comp.formula}): give exactly one of {', '.join(ENERGY_COLUMNS)}")
         col = given[0]
-        try:
-            value = float(r[col])
-        except ValueError:
-            raise DataError(f"{line}: {col} '{r[col]}' is not a number") from None
-        missing = [el.symbol for el in comp.elements if el.symbol not in refs]
-        if missing:
-            raise DataError(f"{line}: element(s) {', '.join(missing)} not in the store: fetch them first")
-        n = comp.num_atoms
         if col == "energy_eV":
-            energy = value
+            value = _value(r[col], col, line, -MAX_ABS_EV_PER_ATOM * comp.num_atoms, MAX_ABS_EV_PER_ATOM * comp.num_atoms)
         elif col == "formation_energy_eV_per_atom":
-            energy = sum(refs[el.symbol] * amt for el, amt in comp.items()) + value * n
+            value = _value(r[col], col, line, -MAX_ABS_EV_PER_ATOM, MAX_ABS_EV_PER_ATOM)
         else:
-            energy = (hull_energy_at(store.table, comp) + value) * n
-        name = str(r.get("name", "") or "") or comp.reduced_formula
-        row = empty_row()
-        row.update(
-            phase_id=f"user:{name}", material_id="", formula=comp.reduced_formula, composition=comp.formula,
-            chemsys=comp.chemical_system, n_atoms=n, energy_eV=energy, source=f"user:{origin}",
-            run_type="user", correction_note=f"user {col}",
-        )
-        if "band_gap_eV" in df.columns and str(r["band_gap_eV"]) != "" and pd.notna(r["band_gap_eV"]):
-            row.update(band_gap_eV=float(r["band_gap_eV"]), band_gap_source=f"user:{origin}")
-        if "density_g_cm3" in df.columns and str(r["density_g_cm3"]) != "" and pd.notna(r["density_g_cm3"]):
-            d = float(r["density_g_cm3"])
-            if not d > 0:
-                raise DataError(f"{line}: density_g_cm3 must be positive")
-            row.update(
-                density_g_cm3=d,
-                molar_volume_cm3_per_mol=comp.reduced_composition.weight / d,
-                volume_source=f"user:{origin}",
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def merge_user_phases(store, path: Path):
-    """The store plus the phases of a user CSV (this session only; nothing is cached)."""
-    df = read_user_csv(path)
-    if df.empty:
-        return store
-    return store.with_phases(user_rows(store, df, Path(path).name))
-
-
-def add_phases(store, records: list[dict], origin: str = "python"):
-    """Python twin of the CSV path: ``records`` are dicts with the CSV's columns."""
-    return store.with_phases(user_rows(store, pd.DataFrame(records), origin))
-
+            value = _value(r[col], col, line, -MAX_ABS_E_ABOVE_HULL, MAX_ABS_E_ABOVE_HULL)
+        name = str(r.get("name", "") or "").strip() or comp.reduced_formula
+        if any(ch in name for ch in ",\n\r\t") or len(name) > 100:
+            raise DataError(f"{line}: name {name!r} has commas, line breaks or over 100 characters: give a short name")
+        out.append({
+            "formula": comp.formula, "name": name, "energy_column": col, "energy_value": value,
+            "band_gap_eV": _value(r.get("band_gap_eV"), "band_gap_eV", line, 0.0, MAX_GAP_EV),
+            "density_g_cm3": _value(r.get("density_g_cm3"), "density_g_cm3", line, 0.0, MAX_DENSITY, strict_lo=True),
+            "origin": origin,
+        })
+    records = pd.DataFrame(out)
+    dup = records.name[records.name.duplicated()]
+    if len(dup):
+        raise DataError(f"{origin}: name {dup.iloc[0]!r} appears twice: give each phase a unique name")
+    return records

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition
 
-from screening.config import REPO_ROOT
+from screening.data import files
+from screening.errors import DataError
 
-RULES_FILE = REPO_ROOT / "data" / "density_rules.csv"
 _SUSPECT = re.compile(r"suspect|do not use", re.I)
 
 
@@ -45,11 +45,17 @@ def _number(text: str) -> float:
         return float("nan")
 
 
-def load_rules(path: Path = RULES_FILE) -> dict[str, str]:
-    """Preferred polymorph (substring of the ``phase`` column) per reduced formula."""
-    if not path.is_file():
-        return {}
-    df = pd.read_csv(path, keep_default_na=False, dtype=str)
+def load_rules(path: Path | None = None) -> dict[str, str]:
+    """Preferred polymorph (substring of the ``phase`` column) per reduced formula, from the
+    authored ``data/density_rules.csv`` (shipped); DataError if it is missing or malformed."""
+    source = path if path is not None else files.shipped(files.DENSITY_RULES)
+    try:
+        with source.open("r") as fh:
+            df = pd.read_csv(fh, keep_default_na=False, dtype=str)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read the density rules {source} ({exc.__class__.__name__}): reinstall screening") from None
+    if not {"formula", "prefer_phase"} <= set(df.columns):
+        raise DataError(f"{source} lacks the columns formula,prefer_phase")
     return {Composition(f).reduced_formula: p.lower() for f, p in zip(df.formula, df.prefer_phase, strict=True)}
 
 

@@ -1,46 +1,53 @@
 """Interface reactions A|B (pseudo-binary mixing; Richards et al. 2016, pymatgen's
-InterfacialReactivity).
+InterfacialReactivity / GrandPotentialInterfacialReactivity).
 
 Closed system: the reaction energy at atomic mixing fraction x of A is
 
     dE(x) = E_hull(x f_A + (1-x) f_B) - x e_A - (1-x) e_B        (eV/atom of mixture)
 
-and its minimum over x and over product sets is a single LP in (x, w): minimise
-sum_j w_j e_j - x (e_A - e_B) subject to sum_j w_j f_j - x (f_A - f_B) = f_B.
-
+minimised over x and product sets in one LP (the kernel's ``mixing_minimum``).
 ``reaction_energy_eV_per_atom`` references both reactants to the hull at their composition, so
 a metastable reactant's own decomposition (LLZO is 6.8 meV/atom above the hull) is not counted
 as reactivity; ``raw_reaction_energy_eV_per_atom`` uses their own energies and includes it.
 
-Open to Li at voltage V (mu_Li = mu_Li(metal) - V): the same LP on grand potentials per non-Li
-atom, Phi_j = (E_j - mu_Li N_Li,j) / N_nonLi,j, with reactants at their grand hull energy
-(pymatgen's GrandPotentialInterfacialReactivity defaults).
+Open to Li at voltage V (mu_Li = mu_Li(metal) - V): the same on grand potentials per non-Li atom,
+Phi = (E - mu_Li N_Li) / N_nonLi.  ``reaction_energy_eV_per_atom`` then takes each reactant at
+its grand hull energy (already decomposed at that voltage: pymatgen's default), so it is the
+reactivity of the mixture alone.  As in Richards et al. the reactants' own decomposition at that
+voltage is reported too: ``decomposition_energy_eV_per_atom`` (each reactant decomposing alone,
+weighted by the mixing ratio of the most exothermic reaction) and
+``reaction_energy_with_decomposition_eV_per_atom`` (the minimum of the reaction curve with each
+reactant at its own closed-hull energy: pymatgen's ``include_no_mixing_energy=True``).  All open
+energies are per non-Li atom of the mixture.
 """
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from pymatgen.core import Composition, Element
 
-from screening import config, lp
-from screening.data.store import PhaseStore
 from screening.errors import InputError
-from screening.thermo.phases import PhaseSet, phase_set, resolve
+from screening.results import Caveat, CaveatKind, Result, unique_caveats
+from screening.settings import DFT_TOLERANCE_EV_PER_ATOM
+from screening.thermo import caveats
+
+LI = Element("Li")
 
 
 @dataclass(frozen=True)
-class Reaction:
-    """Most exothermic reaction between A and B.
+class Reaction(Result):
+    """Most exothermic reaction between A and B (energies in eV per atom of mixture; per non-Li
+    atom when open to Li, as in pymatgen).
 
     ``mixing_ratio``: atomic fraction of A in the A+B mixture (all atoms, Li included) at the
-    minimum; None when nothing reacts.  Energies in eV per atom of mixture (per non-Li atom when
-    open to Li, as in pymatgen).
+    minimum; None when nothing reacts.  ``products``: reduced formulas; ``material_ids``: the
+    phases used for A and B.
     """
 
     reactants: tuple[str, str]
+    material_ids: tuple[str, str]
     reaction_energy_eV_per_atom: float
     mixing_ratio: float | None
     products: tuple[str, ...]
@@ -48,24 +55,20 @@ class Reaction:
     within_dft_error: bool
     open_li_V: float | None = None
     raw_reaction_energy_eV_per_atom: float | None = None
+    decomposition_energy_eV_per_atom: float | None = None
+    reaction_energy_with_decomposition_eV_per_atom: float | None = None
     e_above_hull_eV_per_atom: tuple[float, float] = (0.0, 0.0)
-    tolerance_eV_per_atom: float = config.DFT_TOLERANCE_EV_PER_ATOM
-    warnings: tuple[str, ...] = field(default=())
+    tolerance_eV_per_atom: float = DFT_TOLERANCE_EV_PER_ATOM
+    warnings: tuple[Caveat, ...] = ()
 
-    def to_dict(self) -> dict:
-        r = lambda v: None if v is None else round(float(v), 5)  # noqa: E731
-        return {
-            "reactants": list(self.reactants),
-            "reaction_energy_eV_per_atom": r(self.reaction_energy_eV_per_atom),
-            "mixing_ratio": r(self.mixing_ratio),
-            "products": list(self.products),
-            "reaction": self.reaction,
-            "within_dft_error": self.within_dft_error,
-            "open_li_V": self.open_li_V,
-            "raw_reaction_energy_eV_per_atom": r(self.raw_reaction_energy_eV_per_atom),
-            "e_above_hull_eV_per_atom": [r(v) for v in self.e_above_hull_eV_per_atom],
-            "warnings": list(self.warnings),
-        }
+    @property
+    def energy_basis(self) -> str:
+        return "eV per atom of mixture" if self.open_li_V is None else "eV per non-Li atom of mixture"
+
+    def record(self) -> dict:
+        out = super().record()
+        out["energy_basis"] = self.energy_basis
+        return out
 
 
 def _fmt(coef: float, formula: str) -> str:
@@ -73,7 +76,7 @@ def _fmt(coef: float, formula: str) -> str:
     return formula if c == "1" else f"{c} {formula}"
 
 
-def _reaction_string(a: str, na: float, b: str, nb: float, prods: list[tuple[str, float]], li: float = 0.0) -> str:
+def reaction_text(a: str, na: float, b: str, nb: float, prods, li: float = 0.0) -> str:
     """Balanced reaction normalised to one formula unit of A (amounts in formula units)."""
     s = 1.0 / na
     left = [_fmt(1.0, a), _fmt(nb * s, b)]
@@ -85,140 +88,9 @@ def _reaction_string(a: str, na: float, b: str, nb: float, prods: list[tuple[str
     return " + ".join(left) + " -> " + " + ".join(right)
 
 
-@dataclass(frozen=True)
-class _Basis:
-    """Per-atom fractions and energies of the phases (closed) or of their non-Li part (open)."""
-
-    frac: np.ndarray
-    e: np.ndarray
-    keep: np.ndarray  # store rows represented
-    atoms: np.ndarray  # atoms (or non-Li atoms) per stored formula
-    mu: float | None
-
-
-def _basis(ps: PhaseSet, mu_li: float | None) -> _Basis:
-    if mu_li is None:
-        n = ps.n_atoms
-        return _Basis(ps.amounts / n[:, None], ps.energy / n, np.arange(len(n)), n, None)
-    k = ps.column("Li")
-    non_li = ps.n_atoms - ps.amounts[:, k]
-    keep = np.nonzero(non_li > 1e-9)[0]
-    am = np.delete(ps.amounts[keep], k, axis=1)
-    phi = (ps.energy[keep] - mu_li * ps.amounts[keep, k]) / non_li[keep]
-    return _Basis(am / non_li[keep, None], phi, keep, non_li[keep], mu_li)
-
-
-def _point(ps: PhaseSet, comp: Composition, mu_li: float | None) -> np.ndarray:
-    v = ps.vector(comp)
-    if mu_li is not None:
-        v = np.delete(v, ps.column("Li"))
-    if v.sum() <= 0:
-        raise InputError(f"{comp.reduced_formula} has no atoms besides Li: it cannot react with an open Li reservoir")
-    return v / v.sum()
-
-
-def _min_mixing(basis: _Basis, fa: np.ndarray, ea: float, fb: np.ndarray, eb: float):
-    a_eq = np.hstack([basis.frac.T, -(fa - fb)[:, None]])
-    c = np.concatenate([basis.e, [-(ea - eb)]])
-    bounds = [(0, None)] * len(basis.e) + [(0, 1)]
-    res = lp.solve(c, a_eq, fb, bounds=bounds)
-    if res is None:
-        raise InputError("no phase set reaches the A|B mixture: the store lacks an element's phases")
-    return res.value - eb, float(res.weights[-1]), res.weights[:-1]
-
-
-_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def react(store: PhaseStore, a: str, b: str, open_li_V: float | None = None,
-          tolerance_eV_per_atom: float = config.DFT_TOLERANCE_EV_PER_ATOM) -> Reaction:
-    """Most negative reaction energy of the A|B interface, closed or open to Li at ``open_li_V``.
-
-    Results are memoised per store (a screen asks for the same product|electrolyte pairs often).
-    """
-    key = (str(a), str(b), open_li_V, tolerance_eV_per_atom)
-    memo = _MEMO.setdefault(store, {})
-    if key not in memo:
-        memo[key] = _react(store, a, b, open_li_V, tolerance_eV_per_atom)
-    return memo[key]
-
-
-def _react(store: PhaseStore, a: str, b: str, open_li_V: float | None,
-           tolerance_eV_per_atom: float) -> Reaction:
-    row_a, ca = resolve(store, a)
-    row_b, cb = resolve(store, b)
-    if ca.reduced_formula == cb.reduced_formula:
-        raise InputError(f"A and B are both {ca.reduced_formula}: give two different phases")
-    if open_li_V is not None and (not np.isfinite(open_li_V) or open_li_V < 0):
-        raise InputError(f"--open-li {open_li_V} V: the voltage vs Li/Li+ must be >= 0")
-    els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
-    if open_li_V is not None:
-        els |= {"Li"}
-    ps = phase_set(store, els)
-    mu = None if open_li_V is None else ps.element_ref("Li") - open_li_V
-    basis = _basis(ps, mu)
-    fa, fb = _point(ps, ca, mu), _point(ps, cb, mu)
-    own = (float(row_a.energy_per_atom_eV), float(row_b.energy_per_atom_eV))
-    ehull = (float(row_a.e_above_hull_eV_per_atom), float(row_b.e_above_hull_eV_per_atom))
-    stored = bool(np.isfinite(ehull).all())
-    if mu is None and stored:
-        # closed: the hull at a phase's composition only involves its own sub-system, so it is
-        # the store's (own energy - e_above_hull), computed by the same LP when the store was built
-        ea, eb = own[0] - ehull[0], own[1] - ehull[1]
-    else:
-        hull = lambda f: lp.hull_energy(basis.frac, basis.e, f).value  # noqa: E731
-        ea, eb = hull(fa), hull(fb)
-    energy, x, w = _min_mixing(basis, fa, ea, fb, eb)
-    energy = 0.0 if abs(energy) < 1e-9 else energy
-    raw = None
-    if mu is None:
-        on_hull = stored and max(ehull) <= 0.0
-        raw = energy if on_hull else _min_mixing(basis, fa, own[0], fb, own[1])[0]
-
-    reacts = energy < -1e-6
-    if not reacts:
-        products = tuple(sorted({ca.reduced_formula, cb.reduced_formula}))
-        text = f"{ca.reduced_formula} + {cb.reduced_formula}: no reaction"
-        ratio = None
-    else:
-        # formula units of each product per atom (or non-Li atom) of mixture
-        rows = basis.keep[w > 1e-7]
-        units = w[w > 1e-7] / basis.atoms[w > 1e-7]
-        red = [ps.formulas[r] for r in rows]
-        prods = sorted(zip(red, units * np.array([_reduced_factor(ps, r) for r in rows])), key=lambda p: p[0])
-        products = tuple(f for f, _ in prods)
-        na = x / _atoms_per_reduced(ca, mu is not None)
-        nb = (1 - x) / _atoms_per_reduced(cb, mu is not None)
-        li = 0.0
-        if mu is not None:
-            li_in = na * ca.reduced_composition[Element("Li")] + nb * cb.reduced_composition[Element("Li")]
-            li_out = sum(n * Composition(f)[Element("Li")] for f, n in prods)
-            li = li_out - li_in
-        text = _reaction_string(ca.reduced_formula, na, cb.reduced_formula, nb, prods, li)
-        ratio = x if mu is None else _to_full_basis(x, ca, cb)
-    return Reaction(
-        reactants=(ca.reduced_formula, cb.reduced_formula),
-        reaction_energy_eV_per_atom=float(energy),
-        mixing_ratio=ratio,
-        products=products,
-        reaction=text,
-        within_dft_error=bool(abs(energy) < tolerance_eV_per_atom),
-        open_li_V=open_li_V,
-        raw_reaction_energy_eV_per_atom=raw,
-        e_above_hull_eV_per_atom=(max(0.0, ehull[0]), max(0.0, ehull[1])),
-        tolerance_eV_per_atom=tolerance_eV_per_atom,
-        warnings=tuple(store.warnings_for(ps.elements)),
-    )
-
-
-def _reduced_factor(ps: PhaseSet, r: int) -> float:
-    """Reduced formula units per stored formula unit of row r."""
-    return float(ps.reduced_units[r])
-
-
 def _atoms_per_reduced(comp: Composition, non_li: bool) -> float:
     red = comp.reduced_composition
-    return red.num_atoms - (red[Element("Li")] if non_li else 0.0)
+    return red.num_atoms - (red[LI] if non_li else 0.0)
 
 
 def _to_full_basis(x: float, ca: Composition, cb: Composition) -> float:
@@ -228,31 +100,139 @@ def _to_full_basis(x: float, ca: Composition, cb: Composition) -> float:
     return x * f2 / ((1 - x) * f1 + x * f2)
 
 
-def pymatgen_reactivity(store: PhaseStore, a: str, b: str, open_li_V: float | None = None,
-                        use_hull_energy: bool = True):
-    """pymatgen's (Grand)InterfacialReactivity on the same store entries (reference / plotting)."""
-    from pymatgen.analysis.interface_reactions import GrandPotentialInterfacialReactivity, InterfacialReactivity
-    from pymatgen.analysis.phase_diagram import GrandPotentialPhaseDiagram, PhaseDiagram
+def react(store, a, b, open_li_V: float | None = None,
+          tolerance_eV_per_atom: float = DFT_TOLERANCE_EV_PER_ATOM) -> Reaction:
+    """Most negative reaction energy of the A|B interface, closed or open to Li at ``open_li_V``
+    (V vs Li/Li+).  A and B: formulas, 'formula:id', phase ids, Compositions or entries."""
+    if open_li_V is not None:
+        try:
+            ok = np.isfinite(float(open_li_V)) and 0 <= float(open_li_V) <= 10
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(f"--open-li {open_li_V}: give a voltage vs Li/Li+ between 0 and 10 V")
+        open_li_V = float(open_li_V)
+    store, row_a = store.locate(a)
+    store, row_b = store.locate(b)
+    key = ("react", row_a.phase_id, row_b.phase_id, open_li_V, float(tolerance_eV_per_atom))
+    return store.memo(key, lambda: _react(store, row_a, row_b, open_li_V, float(tolerance_eV_per_atom)))
 
-    _, ca = resolve(store, a)
-    _, cb = resolve(store, b)
+
+def _react(store, row_a, row_b, open_li_V, tolerance) -> Reaction:
+    ca, cb = Composition(row_a.composition), Composition(row_b.composition)
+    if row_a.formula == row_b.formula:
+        raise InputError(f"A and B are both {row_a.formula}: give two different phases")
     els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
     if open_li_V is not None:
         els |= {"Li"}
-    pd_ = PhaseDiagram(store.entries(els))
-    ca, cb = ca.reduced_composition, cb.reduced_composition
-    if open_li_V is None:
-        return InterfacialReactivity(ca, cb, pd_, norm=True, use_hull_energy=use_hull_energy)
-    mu = pd_.el_refs[Element("Li")].energy_per_atom - open_li_V
-    gpd = GrandPotentialPhaseDiagram(store.entries(els), {Element("Li"): mu})
-    return GrandPotentialInterfacialReactivity(ca, cb, gpd, pd_, norm=True, use_hull_energy=True)
+    ps = store.system(els)
+    ia, ib = ps.index_of(row_a.phase_id), ps.index_of(row_b.phase_id)
+    mu = None if open_li_V is None else ps.element_energy("Li") - open_li_V
+    ehull = (max(0.0, float(row_a.e_above_hull_eV_per_atom)), max(0.0, float(row_b.e_above_hull_eV_per_atom)))
+    try:
+        fa, fb = ps.point(ps.amounts[ia], mu), ps.point(ps.amounts[ib], mu)
+    except ValueError:
+        which = row_a.formula if ps.amounts[ia].sum() == ps.amounts[ia][ps.column("Li")] else row_b.formula
+        raise InputError(f"{which} has no atoms besides Li: it cannot react with an open Li reservoir") from None
+    if mu is None:
+        # closed: each reactant at the hull energy of its own composition (store's e_above_hull)
+        ea = ps.energy_per_atom[ia] - ehull[0]
+        eb = ps.energy_per_atom[ib] - ehull[1]
+    else:
+        ea = ps.hull_energy_per_atom(ps.amounts[ia], mu)
+        eb = ps.hull_energy_per_atom(ps.amounts[ib], mu)
+    energy, x, units = ps.mixing_minimum(fa, ea, fb, eb, mu)
+    energy = 0.0 if abs(energy) < 1e-9 else float(energy)
+    raw = decomposition = with_decomposition = None
+    warnings = list(store.caveats_for(ps.elements))
+    if mu is None:
+        raw = energy if max(ehull) <= 0.0 else float(ps.mixing_minimum(fa, ps.energy_per_atom[ia], fb, ps.energy_per_atom[ib])[0])
+    else:
+        # each reactant at its own (closed-hull) energy: its grand potential without decomposing
+        own = []
+        for i in (ia, ib):
+            non_li = ps.n_atoms[i] - ps.amounts[i][ps.column("Li")]
+            closed = ps.hull_energy_per_atom(ps.amounts[i]) * ps.n_atoms[i]
+            own.append((closed - mu * ps.amounts[i][ps.column("Li")]) / non_li)
+        d_a, d_b = ea - own[0], eb - own[1]  # <= 0: decomposition alone at this voltage
+        e_with, x_with, _ = ps.mixing_minimum(fa, own[0], fb, own[1], mu)
+        with_decomposition = 0.0 if abs(e_with) < 1e-9 else float(e_with)
+        decomposition = float(x_with * d_a + (1 - x_with) * d_b)
+        if abs(decomposition) < 1e-9:
+            decomposition = 0.0
+        for row, d in ((row_a, d_a), (row_b, d_b)):
+            if d < -1e-6:
+                warnings.append(_outside_window(store, row, open_li_V, d))
+    reacts = energy < -1e-6
+    if not reacts:
+        products = tuple(sorted({row_a.formula, row_b.formula}))
+        text = f"{row_a.formula} + {row_b.formula}: no reaction"
+        ratio = None
+        decided = []
+    else:
+        prods = sorted(ps.products(units, tol=1e-7), key=lambda p: p[0])
+        products = tuple(f for f, _, _ in prods)
+        decided = [j for _, _, j in prods]
+        na = x / _atoms_per_reduced(ca, mu is not None)
+        nb = (1 - x) / _atoms_per_reduced(cb, mu is not None)
+        li = 0.0
+        if mu is not None:
+            li_in = na * ca.reduced_composition[LI] + nb * cb.reduced_composition[LI]
+            li = sum(n * Composition(f)[LI] for f, n, _ in prods) - li_in
+        text = reaction_text(row_a.formula, na, row_b.formula, nb, [(f, n) for f, n, _ in prods], li)
+        ratio = x if mu is None else _to_full_basis(x, ca, cb)
+    return Reaction(
+        reactants=(row_a.formula, row_b.formula),
+        material_ids=(str(row_a.phase_id), str(row_b.phase_id)),
+        reaction_energy_eV_per_atom=energy,
+        mixing_ratio=None if ratio is None else float(ratio),
+        products=products,
+        reaction=text,
+        within_dft_error=bool(abs(energy) < tolerance),
+        open_li_V=open_li_V,
+        raw_reaction_energy_eV_per_atom=None if raw is None else float(raw),
+        decomposition_energy_eV_per_atom=decomposition,
+        reaction_energy_with_decomposition_eV_per_atom=with_decomposition,
+        e_above_hull_eV_per_atom=ehull,
+        tolerance_eV_per_atom=tolerance,
+        warnings=unique_caveats(warnings, caveats.for_rows(ps, decided)),
+    )
 
 
-def reaction_kinks(store: PhaseStore, a: str, b: str, open_li_V: float | None = None) -> list[tuple[float, float, str]]:
-    """(mixing ratio x of A, reaction energy eV/atom, products) at every kink of the A|B line."""
-    ir = pymatgen_reactivity(store, a, b, open_li_V)
+def _outside_window(store, row, volts: float, d: float) -> Caveat:
+    from screening.thermo.windows import window
+
+    w = window(store, row.phase_id)
+    ox = "no Li to remove" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.2f} V"
+    return Caveat(CaveatKind.OUTSIDE_WINDOW,
+                  f"{row.formula} is outside its stability window ({w.reduction_limit_V:.2f} V to {ox}) at {volts:g} V: "
+                  f"it decomposes on its own by {d:.3f} eV per non-Li atom",
+                  "read decomposition_energy_eV_per_atom and reaction_energy_with_decomposition_eV_per_atom",
+                  row.formula)
+
+
+def reaction_curve(store, a, b, open_li_V: float | None = None) -> list[tuple[float, float, str]]:
+    """(mixing ratio x of A over all atoms, reaction energy, products) at every kink of the A|B
+    reaction line, reactants hull-referenced as in ``react`` (the kernel's mixing vertices;
+    pymatgen's ``InterfacialReactivity.get_kinks`` gives the same points)."""
+    store, ra = store.locate(a)
+    store, rb = store.locate(b)
+    ca, cb = Composition(ra.composition), Composition(rb.composition)
+    els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
+    if open_li_V is not None:
+        els |= {"Li"}
+    ps = store.system(els)
+    ia, ib = ps.index_of(ra.phase_id), ps.index_of(rb.phase_id)
+    mu = None if open_li_V is None else ps.element_energy("Li") - float(open_li_V)
+    fa, fb = ps.point(ps.amounts[ia], mu), ps.point(ps.amounts[ib], mu)
+    if mu is None:
+        ea, eb = ps.hull_energy_per_atom(ps.amounts[ia]), ps.hull_energy_per_atom(ps.amounts[ib])
+    else:
+        ea, eb = ps.hull_energy_per_atom(ps.amounts[ia], mu), ps.hull_energy_per_atom(ps.amounts[ib], mu)
     out = []
-    for _, x, e, rxn, _ in ir.get_kinks():
-        prods = " + ".join(sorted(c.reduced_formula for c in rxn.products))
-        out.append((float(x), float(e), prods))
-    return sorted(out)
+    for x, h, units in ps.mixing_vertices(fa, fb, mu):
+        e = h - x * ea - (1 - x) * eb
+        prods = " + ".join(f for f, _, _ in ps.products(units, tol=1e-7))
+        xf = x if mu is None else (_to_full_basis(x, ca, cb) if 0 < x < 1 else x)
+        out.append((float(xf), 0.0 if abs(e) < 1e-9 else float(e), prods))
+    return out

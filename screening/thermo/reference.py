@@ -17,7 +17,6 @@ from pymatgen.analysis.phase_diagram import PhaseDiagram
 from pymatgen.core import Composition, Element
 from pymatgen.entries.computed_entries import ComputedEntry
 
-from screening.data.store import PhaseStore
 
 LI = Element("Li")
 
@@ -48,7 +47,7 @@ def _stabilized(pd_: PhaseDiagram, entries: list[ComputedEntry], target: Compute
     return PhaseDiagram([*others, new]), new
 
 
-def reference_row(store: PhaseStore, formula: str, electrolyte: str = "Li7La3Zr2O12") -> ReferenceRow:
+def reference_row(store, formula: str, electrolyte: str = "Li7La3Zr2O12") -> ReferenceRow:
     """One candidate through plain pymatgen (PhaseDiagram, get_element_profile, InterfacialReactivity)."""
     row = store.lookup(formula)
     comp = Composition(row.composition)
@@ -98,3 +97,44 @@ def reference_row(store: PhaseStore, formula: str, electrolyte: str = "Li7La3Zr2
         electrolyte_reaction_energy_eV_per_atom=float(worst),
         electrolyte_reaction_products=worst_products if worst < -1e-6 else (),
     )
+
+
+def pymatgen_reactivity(store, a, b, open_li_V: float | None = None, use_hull_energy: bool = True,
+                        include_no_mixing_energy: bool = False):
+    """pymatgen's (Grand)InterfacialReactivity on the same store entries."""
+    from pymatgen.analysis.interface_reactions import GrandPotentialInterfacialReactivity
+    from pymatgen.analysis.phase_diagram import GrandPotentialPhaseDiagram
+
+    store, ra = store.locate(a)
+    store, rb = store.locate(b)
+    ca, cb = Composition(ra.composition).reduced_composition, Composition(rb.composition).reduced_composition
+    els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
+    if open_li_V is not None:
+        els |= {"Li"}
+    entries = store.entries(els)
+    pd_ = PhaseDiagram(entries)
+    if open_li_V is None:
+        return InterfacialReactivity(ca, cb, pd_, norm=True, use_hull_energy=use_hull_energy)
+    mu = pd_.el_refs[LI].energy_per_atom - open_li_V
+    gpd = GrandPotentialPhaseDiagram(entries, {LI: mu})
+    return GrandPotentialInterfacialReactivity(ca, cb, gpd, pd_, norm=True, use_hull_energy=use_hull_energy,
+                                               include_no_mixing_energy=include_no_mixing_energy)
+
+
+def pymatgen_window(store, formula) -> tuple[float, float | None]:
+    """Window limits (V) read from pymatgen's element profile of the stabilized phase: the stage
+    whose equilibrium is the phase itself."""
+    row = store.lookup(formula)
+    comp = Composition(row.composition)
+    entries = store.entries({e.symbol for e in comp.elements} | {"Li"})
+    target = next(e for e in entries if e.entry_id == row.phase_id)
+    pd_, entry = _stabilized(PhaseDiagram(entries), entries, target)
+    mu0 = pd_.el_refs[LI].energy_per_atom
+    prof = pd_.get_element_profile(LI, entry.composition)
+    for k, step in enumerate(prof):
+        if [e.entry_id for e in step["entries"]] == [entry.entry_id]:
+            low = max(0.0, mu0 - step["chempot"])
+            high = mu0 - prof[k + 1]["chempot"] if k + 1 < len(prof) else None
+            return low, (None if comp.reduced_composition[LI] == 0 else high)
+    raise ValueError(f"{formula} is never its own equilibrium")
+

@@ -6,45 +6,30 @@ P + dn Li -> products, P becomes unstable once mu > dE/dn, so the reduction limi
 
     mu_red = min over product sets of dE/dn        (dE: energy change without the Li term)
 
-a linear-fractional program, solved as one LP with dn normalised to 1 (Charnes-Cooper).  The
-oxidation limit is the same with dn = -1.  Voltages vs Li/Li+: V = mu_Li(metal) - mu (eV -> V),
-with the Li reference = the hull energy of Li metal.  Metastable phases are first stabilized onto
-the hull (energy lowered by their e_above_hull plus 1e-6 eV/atom); their e_above_hull is reported.
+and the oxidation limit is the same with dn = -1 (the kernel's ``li_exchange``).  Voltages vs
+Li/Li+: V = mu_Li(metal) - mu (eV -> V), with the Li reference = the hull energy of Li metal.
+Metastable phases are first stabilized onto the hull (their energy lowered to 1e-6 eV/atom below
+the hull of the other phases); their e_above_hull is reported beside the window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-from pymatgen.analysis.phase_diagram import PhaseDiagram
 from pymatgen.core import Composition, Element
-from pymatgen.entries.computed_entries import ComputedEntry
 
-from screening import lp
-from screening.data.store import PhaseStore
 from screening.errors import InputError
-from screening.thermo.phases import PhaseSet, phase_set, products_of, resolve, row_index
+from screening.results import Caveat, Result, unique_caveats
+from screening.thermo import caveats
 
-STABILIZE_MARGIN_EV_PER_ATOM = 1e-6
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One step of the equilibrium staircase: the phases P decomposes into between two voltages
-    (V vs Li/Li+) and the Li atoms taken up (+) or released (-) per formula unit of P."""
-
-    low_V: float
-    high_V: float | None
-    phases: tuple[str, ...]
-    li_uptake_per_formula_unit: float
+LI = Element("Li")
 
 
 @dataclass(frozen=True)
-class Window:
-    """Stability window of a phase vs Li/Li+ and the phases at each limit.
+class Window(Result):
+    """Stability window of a phase vs Li/Li+ (V) and the phases at each limit.
 
-    ``oxidation_limit_V`` is None when P holds no Li (it cannot be delithiated).
+    ``oxidation_limit_V`` is None when P holds no Li (it cannot be delithiated);
     ``reduction_products`` is empty when P is stable against Li metal (limit 0 V).
     """
 
@@ -57,119 +42,79 @@ class Window:
     e_above_hull_eV_per_atom: float
     stable_against_li: bool
     chemsys: str
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Caveat, ...] = ()
 
-    def to_dict(self) -> dict:
-        return {
-            "formula": self.formula,
-            "material_id": self.material_id,
-            "reduction_limit_V": round(self.reduction_limit_V, 4),
-            "oxidation_limit_V": None if self.oxidation_limit_V is None else round(self.oxidation_limit_V, 4),
-            "reduction_products": list(self.reduction_products),
-            "oxidation_products": list(self.oxidation_products),
-            "e_above_hull_eV_per_atom": round(self.e_above_hull_eV_per_atom, 5),
-            "stable_against_li": self.stable_against_li,
-            "warnings": list(self.warnings),
-        }
+    @property
+    def width_V(self) -> float | None:
+        return None if self.oxidation_limit_V is None else self.oxidation_limit_V - self.reduction_limit_V
 
 
-def stabilized_energy(ps: PhaseSet, i: int) -> tuple[float, float]:
-    """(energy placed on the hull minus a margin, e_above_hull in eV/atom) for row i."""
-    n = ps.n_atoms[i]
-    comp = Composition(ps.rows.composition.iat[i])
-    try:
-        others = ps.hull_energy_per_atom(comp, exclude=i)
-    except ValueError:  # the only phase of an element: nothing else reaches its composition
-        others = np.inf
-    own = ps.energy[i] / n
-    e_hull = max(0.0, own - min(own, others))
-    return (min(own, others) - STABILIZE_MARGIN_EV_PER_ATOM) * n, e_hull
+@dataclass(frozen=True)
+class Stage(Result):
+    """One step of a phase's equilibrium staircase: the phases it is in equilibrium with between
+    two voltages (V vs Li/Li+; ``high_V`` None at the top) and the Li atoms taken up (+) or
+    released (-) per reduced formula unit."""
+
+    low_V: float
+    high_V: float | None
+    phases: tuple[str, ...]
+    li_uptake_per_formula_unit: float
 
 
-def _limit(ps: PhaseSet, i: int, e_p: float, dn: float) -> tuple[float, list[tuple[str, float]]] | None:
-    """min dE for P + dn Li -> products with |dn| = 1 (eV per Li); None if infeasible."""
-    k_li = ps.column("Li")
-    others = np.ones(len(ps.energy), bool)
-    others[i] = False
-    idx = np.nonzero(others)[0]
-    a_eq = np.hstack([ps.amounts[idx].T, -ps.amounts[i][:, None]])
-    b_eq = np.zeros(len(ps.elements))
-    b_eq[k_li] = dn
-    c = np.concatenate([ps.energy[idx], [-e_p]])
-    res = lp.solve(c, a_eq, b_eq)
-    if res is None:
-        return None
-    t = res.weights[-1]
-    li_metal = np.nonzero(ps.formulas[idx] == "Li")[0]
-    prods = []
-    if t > 1e-9:
-        w = np.zeros(len(ps.energy))
-        w[idx] = res.weights[:-1] / t
-        prods = products_of(ps, w, skip=tuple(idx[j] for j in li_metal))
-    return res.value, prods
-
-
-def window(store: PhaseStore, formula: str) -> Window:
-    """Electrochemical window of ``formula`` (lowest-energy phase of that formula in the store)."""
-    row, comp = resolve(store, formula)
+def _prepare(store, phase):
+    """(store, row, composition, phase set of P + Li, row index, Li reference mu in eV/atom)."""
+    store, row = store.locate(phase)
+    comp = Composition(row.composition)
     if comp.reduced_formula == "Li":
         raise InputError("Li metal is the reference electrode: its window is not defined; give another phase")
-    els = {el.symbol for el in comp.elements} | {"Li"}
-    ps = phase_set(store, els)
-    i = row_index(ps, row.phase_id)
-    mu_li = ps.element_ref("Li")
-    e_p, e_hull = stabilized_energy(ps, i)
-    red = _limit(ps, i, e_p, +1.0)
-    mu_red, red_products = red if red is not None else (mu_li, [])
+    ps = store.system({el.symbol for el in comp.elements} | {"Li"})
+    return store, row, comp, ps, ps.index_of(row.phase_id), ps.element_energy("Li")
+
+
+def window(store, phase) -> Window:
+    """Electrochemical window of a phase (a formula picks its lowest-energy polymorph)."""
+    store, row, comp, ps, i, mu_li = _prepare(store, phase)
+    e_p, e_hull = ps.stabilized_energy(i)
+    li_metal = {j for j, f in enumerate(ps.formulas) if f == "Li"}
+    red = ps.li_exchange(i, e_p, +1.0)
+    mu_red, red_units = red if red is not None else (mu_li, None)
     v_red = max(0.0, mu_li - mu_red)
     stable_li = v_red <= 1e-9
-    ox = _limit(ps, i, e_p, -1.0) if comp[Element("Li")] > 0 else None
-    v_ox = None if ox is None else mu_li + ox[0]
+    ox = ps.li_exchange(i, e_p, -1.0) if comp[LI] > 0 else None
+    red_products = () if stable_li or red_units is None else tuple(sorted(f for f, _, _ in ps.products(red_units, skip=li_metal)))
+    ox_products = () if ox is None else tuple(sorted(f for f, _, _ in ps.products(ox[1], skip=li_metal)))
+    decided = [] if stable_li or red_units is None else [j for _, _, j in ps.products(red_units)]
     return Window(
-        formula=comp.reduced_formula,
+        formula=row.formula,
         material_id=str(row.phase_id),
-        reduction_limit_V=v_red,
-        oxidation_limit_V=v_ox,
-        reduction_products=() if stable_li else tuple(sorted(f for f, _ in red_products)),
-        oxidation_products=() if ox is None else tuple(sorted(f for f, _ in ox[1])),
-        e_above_hull_eV_per_atom=e_hull,
-        stable_against_li=stable_li,
+        reduction_limit_V=float(v_red),
+        oxidation_limit_V=None if ox is None else float(mu_li + ox[0]),
+        reduction_products=red_products,
+        oxidation_products=ox_products,
+        e_above_hull_eV_per_atom=float(e_hull),
+        stable_against_li=bool(stable_li),
         chemsys="-".join(ps.elements),
-        warnings=tuple(store.warnings_for(ps.elements)),
+        warnings=unique_caveats(store.caveats_for(ps.elements), caveats.for_rows(ps, decided)),
     )
 
 
-def stabilized_phase_diagram(store: PhaseStore, formula: str) -> tuple[PhaseDiagram, ComputedEntry]:
-    """pymatgen PhaseDiagram of formula's system + Li with the phase stabilized onto the hull."""
-    row, comp = resolve(store, formula)
-    ps = phase_set(store, {el.symbol for el in comp.elements} | {"Li"})
-    i = row_index(ps, row.phase_id)
-    e_p, _ = stabilized_energy(ps, i)
-    entries = []
-    target = None
-    for j, r in enumerate(ps.rows.itertuples()):
-        e = ComputedEntry(Composition(r.composition), e_p if j == i else float(r.energy_eV), entry_id=r.phase_id)
-        entries.append(e)
-        if j == i:
-            target = e
-    return PhaseDiagram(entries), target
-
-
-def staircase(store: PhaseStore, formula: str) -> list[Stage]:
-    """All equilibria of ``formula`` vs voltage (pymatgen ``get_element_profile`` on the
-    stabilized diagram), from 0 V upwards."""
-    pd_, entry = stabilized_phase_diagram(store, formula)
-    comp = entry.composition
-    li = Element("Li")
-    mu0 = pd_.el_refs[li].energy_per_atom
-    per_fu = comp.num_atoms / comp.reduced_composition.num_atoms
-    profile = pd_.get_element_profile(li, comp)
+def staircase(store, phase) -> list[Stage]:
+    """Every equilibrium of a phase vs voltage, from 0 V upwards: the kernel's lithiation profile
+    of the stabilized phase from fully delithiated to fully lithiated (pymatgen's
+    ``get_element_profile`` gives the same stages)."""
+    store, row, comp, ps, i, mu_li = _prepare(store, phase)
+    e_p, _ = ps.stabilized_energy(i)
+    ps_stab = ps.with_energy(i, e_p)
+    red = comp.reduced_composition
+    amounts = ps.vector(red)
+    own_li = float(red[LI])
+    profile = ps_stab.lithiation_profile(amounts, mu_max=mu_li, li_min=0.0)
     stages = []
-    for k, step in enumerate(profile):
-        v_low = max(0.0, mu0 - step["chempot"])
-        v_high = max(0.0, mu0 - profile[k + 1]["chempot"]) if k + 1 < len(profile) else None
-        phases = tuple(sorted(e.composition.reduced_formula for e in step["entries"]))
-        if v_high is not None and v_high - v_low < 1e-9:
+    for s in reversed(profile):
+        phases = tuple(sorted({f for f, _, _ in ps.products(s.amounts)} - {"Li"}))
+        low = 0.0 if s.mu_high is None else max(0.0, mu_li - s.mu_high)
+        high = None if s.mu_low is None else max(0.0, mu_li - s.mu_low)
+        if high is not None and high - low < 1e-9:
             continue
-        stages.append(Stage(float(v_low), None if v_high is None else float(v_high), phases, float(step["evolution"]) / per_fu))
+        stages.append(Stage(float(low), None if high is None else float(high), phases, float(s.li - own_li)))
     return stages

@@ -1,0 +1,218 @@
+"""Writing outputs without losing anything: every file the package writes goes through here.
+
+Rules, checked before any work starts (``check_file``/``check_folder``) and applied when writing:
+
+* an existing regular file is replaced atomically (a temporary file beside it, then a rename),
+  keeping its permission bits; a new file gets the usual umask permissions;
+* a symlink is written through: its target is replaced, the link stays a link;
+* a character device or FIFO (``/dev/stdout``, ``/dev/null``, a named pipe) is streamed to,
+  never replaced; block devices, sockets and folders are refused;
+* a report folder keeps every file it did not create (a manifest lists its own files), and a
+  folder that holds other files and no manifest is refused;
+* temporary files and folders carry the writer's pid (``.screening-tmp-<pid>-*``): they are removed
+  on errors, Ctrl-C and SIGTERM (the command line turns SIGTERM into an exception), and the next
+  writer in that folder removes those of processes that no longer run (killed with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from screening.errors import InputError
+
+TMP_PREFIX = ".screening-tmp-"
+MANIFEST = ".screening-report.json"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(folder: Path | str) -> int:
+    """Remove temporary files/folders left in ``folder`` by writers that no longer run."""
+    n = 0
+    try:
+        items = list(Path(folder).glob(TMP_PREFIX + "*"))
+    except OSError:
+        return 0
+    for p in items:
+        try:
+            pid = int(p.name[len(TMP_PREFIX):].split("-")[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a file output really goes: ``path`` (symlinks resolved) and whether to stream."""
+
+    path: Path
+    stream: bool = False
+    given: str = ""
+
+
+def _is_special(p: Path) -> bool:
+    return str(p).startswith(("/dev/", "/proc/"))
+
+
+def check_file(path: Path | str, option: str = "--out") -> Target:
+    """Classify a file output path before any work; InputError (one line, the fix) if unusable."""
+    given = str(path)
+    if not given.strip():
+        raise InputError(f"{option}: empty path: give a file name")
+    p = Path(path).expanduser()
+    real = Path(os.path.realpath(p))
+    if _is_special(p) or _is_special(real):
+        try:
+            mode = os.stat(real).st_mode
+        except OSError:
+            raise InputError(f"{option} {given}: no such device") from None
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISREG(mode):
+            return Target(real, stream=True, given=given)
+        raise InputError(f"{option} {given}: not a file or character device: give a file name")
+    if real.exists():
+        mode = os.stat(real).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{option} {given} is a folder: give a file name inside it")
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            return Target(real, stream=True, given=given)
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{option} {given} is a device or socket: give a regular file name")
+        if not os.access(real, os.W_OK):
+            raise InputError(f"{option} {given} is read-only: give a writable file")
+    parent = real.parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {given}: folder {parent} does not exist: create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {given}: folder {parent} is not writable: choose another place")
+    return Target(real, given=given)
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path | str | Target):
+    """Yield a temporary path; on success it becomes ``path`` (see the module rules); on any
+    error or interrupt it is removed and ``path`` is untouched."""
+    target = path if isinstance(path, Target) else check_file(path)
+    folder = Path(tempfile.gettempdir()) if target.stream else target.path.parent
+    clean_stale(folder)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        if target.stream:
+            with open(tmp, "rb") as src, open(target.path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            try:
+                mode = stat.S_IMODE(os.stat(target.path).st_mode)
+            except FileNotFoundError:
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
+            os.replace(tmp, target.path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_text(path: Path | str | Target, text: str) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_bytes(path: Path | str | Target, data: bytes) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data)
+
+
+# --------------------------------------------------------------------------- folders
+def _manifest(folder: Path) -> list[str] | None:
+    try:
+        return list(json.loads((folder / MANIFEST).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def check_folder(path: Path | str, option: str = "--out") -> Path:
+    """Check a report folder before any work: a new folder in a writable parent, an empty
+    folder, or a folder this tool wrote (its manifest); InputError otherwise."""
+    given = str(path)
+    if not given.strip():
+        raise InputError(f"{option}: empty path: give a folder name")
+    p = Path(os.path.realpath(Path(path).expanduser()))
+    if p.exists():
+        if not p.is_dir():
+            raise InputError(f"{option} {given} is a file, not a folder: give a new folder name")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {given}: folder is not writable: choose another place")
+        if _manifest(p) is None and any(q for q in p.iterdir() if not q.name.startswith(TMP_PREFIX)):
+            raise InputError(f"{option} {given} exists and is not a screening report: choose a new folder")
+        return p
+    if not p.parent.is_dir():
+        raise InputError(f"{option} {given}: folder {p.parent} does not exist: create it first")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {given}: folder {p.parent} is not writable: choose another place")
+    return p
+
+
+def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out") -> Path:
+    """Write ``files`` (name -> bytes) as a report folder, following the module rules.
+
+    A new folder is built beside its place and renamed in (all or nothing).  In a folder this
+    tool wrote before, each file is replaced atomically, files of the previous report that the
+    new one lacks are removed, and every other file is kept; the manifest is written last.
+    """
+    folder = check_folder(path, option)
+    clean_stale(folder.parent)
+    names = sorted(files)
+    manifest = json.dumps({"files": names, "tool": "screening"}, indent=1).encode()
+    if not folder.exists():
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{TMP_PREFIX}{os.getpid()}-"))
+        try:
+            for name, data in files.items():
+                (tmp / name).write_bytes(data)
+            (tmp / MANIFEST).write_bytes(manifest)
+            os.chmod(tmp, 0o777 & ~_umask())
+            for q in tmp.iterdir():
+                os.chmod(q, 0o666 & ~_umask())
+            os.rename(tmp, folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return folder
+    clean_stale(folder)
+    old = _manifest(folder) or []
+    foreign = sorted(n for n in files if n not in old and (folder / n).exists())
+    if foreign:
+        raise InputError(f"{option} {path}: {foreign[0]} exists and was not written by this tool: move it or choose a new folder")
+    for name, data in files.items():
+        write_bytes(Target(folder / name), data)
+    for name in set(old) - set(files):
+        if "/" not in name and name != MANIFEST:
+            with contextlib.suppress(FileNotFoundError):
+                (folder / name).unlink()
+    write_bytes(Target(folder / MANIFEST), manifest)
+    return folder

@@ -1,0 +1,264 @@
+"""Reports of a screen: a folder with one self-contained interactive HTML page (sortable,
+filterable ranking table; plotly figures with hover), a Markdown report, the ranking as CSV and
+JSON, and PNG figures for papers and slides.  Every file records its provenance (version, date,
+command, parameters, data snapshots, the CC BY attribution); outputs are byte-identical across
+runs apart from the date (``SOURCE_DATE_EPOCH`` fixes that too).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+
+import pandas as pd
+
+from screening import provenance as prov_mod
+from screening.report import interactive
+from screening.report.tables import (FORMATS, TABLE_COLUMNS, cell, flat_frame, markdown_table, records,
+                                     write_file)
+from screening.settings import Settings
+
+__all__ = ["FORMATS", "TABLE_COLUMNS", "records", "markdown_table", "write_file", "write_report", "report_files",
+           "seed_case_text", "method_text"]
+
+HEADERS = {
+    "rank_label": "rank", "pareto_front": "Pareto front", "tie_break": "tie broken by",
+    "electronic_character": "electronic character", "min_product_band_gap_eV": "min gap (eV)",
+    "li_reaction_energy_eV_per_atom": "E vs Li (eV/atom)", "volume_ratio": "V ratio",
+    "electrolyte_reaction_energy_eV_per_atom": "E vs electrolyte (eV/atom)", "reduction_limit_V": "reduction limit (V)",
+    "oxidation_limit_V": "oxidation limit (V)",
+}
+
+
+def method_text(settings: Settings) -> str:
+    """The ranking method with the parameters actually used."""
+    w = settings.weights
+    stage = ("the fully lithiated interphase (0 V)" if settings.stage == "full" else
+             "the lithiation stage in equilibrium at the electrolyte's reduction limit")
+    return (f"Ranking on {stage}: score = weighted mean (li {w.li:g}, electrolyte {w.electrolyte:g}, insulation "
+            f"{w.insulation:g}, volume {w.volume:g}) of sub-scores for stability against Li, stability against the "
+            f"electrolyte (reaction energies with |E| < {1000 * settings.tolerance_eV_per_atom:g} meV/atom count as 0: "
+            f"inside DFT error), electronic insulation (smallest product gap / 4 eV; 0 for mixed conductors, a product "
+            f"insulates above {settings.gap_threshold_eV:g} eV, the measured gap where known, else MP's PBE gap) and volume "
+            f"expansion (V ratio - 1, capped at 0.5; unknown counts 0.5). Pareto front 1 = not dominated on the four "
+            f"criteria. Equal scores share a rank ('=') unless the tie-break key (gap, electrolyte reaction energy, window "
+            f"width) separates them.")
+
+
+def seed_case_text(store, seed: dict, electrolyte: str) -> str:
+    """Plain-text lines of the seed case (``ranking.seed_case``), for the terminal and reports."""
+    lines = []
+    for f in (electrolyte, "LiI"):
+        r = store.lookup(f)
+        lines.append(f"{r.formula:14s} {r.material_id:11s} E_f {r.formation_energy_eV_per_atom:8.4f} eV/atom  "
+                     f"E_hull {max(0, r.e_above_hull_eV_per_atom):.4f} eV/atom  gap {r.band_gap_eV:.2f} eV  "
+                     f"V_m {r.molar_volume_cm3_per_mol:.2f} cm3/mol")
+    for key in ("electrolyte_window", "lii_window"):
+        w = seed[key]
+        ox = "inf" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.3f}"
+        lines.append(f"window {w.formula:14s} {w.reduction_limit_V:.3f} - {ox} V  "
+                     f"(reduction: {' + '.join(w.reduction_products) or 'stable vs Li'}; oxidation: {' + '.join(w.oxidation_products)})")
+    for key in ("electrolyte_li", "lii_li"):
+        rx = seed[key]
+        flag = "  [within DFT error]" if rx.within_dft_error and rx.reaction_energy_eV_per_atom < 0 else ""
+        lines.append(f"{rx.reactants[0]} | {rx.reactants[1]}: {rx.reaction_energy_eV_per_atom:.4f} eV/atom{flag}: {rx.reaction}")
+    ip = seed["i2_interphase"]
+    prods = " + ".join(f"{n:g} {p}" if abs(n - 1) > 1e-9 else p for p, n in zip(ip.products, ip.product_amounts_per_formula_unit, strict=True))
+    lines.append(f"I2 + {ip.li_consumed_per_formula_unit:g} Li -> {prods}: {ip.li_reaction_energy_eV_per_atom:.3f} eV/atom, "
+                 f"V(2 LiI)/V(I2) = {ip.volume_ratio:.3f}, {ip.electronic_character.value} (gap {ip.min_product_band_gap_eV:.2f} eV), "
+                 f"vs {ip.electrolyte}: {ip.electrolyte_reaction_energy_eV_per_atom:.4f} eV/atom")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- figures
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _figure_inputs(store, df: pd.DataFrame, settings: Settings, n_curves: int = 3):
+    """Windows of the electrolyte and the top candidates' interphases, and the reaction curves of
+    the top candidates' interphase products with the electrolyte (the same kernel as the table)."""
+    from screening.thermo.reactions import reaction_curve
+    from screening.thermo.windows import window
+
+    ok = df[df["error"].fillna("") == ""]
+    names = [settings.electrolyte]
+    for r in ok.head(20).itertuples():
+        f = r.candidate if r.kind == "interlayer" else r.interphase.split(" + ")[0]
+        if f not in names and len(names) < 15:
+            names.append(f)
+    windows = [window(store, f) for f in names]
+    el = store.lookup(settings.electrolyte).formula
+    curves = []
+    for k, r in enumerate(ok.head(n_curves).itertuples(), 1):
+        product = r.interphase.split(" + ")[0]
+        if store.lookup(product).formula == el:
+            continue
+        curves.append((k, r.candidate, product, reaction_curve(store, product, settings.electrolyte)))
+    return windows, curves
+
+
+def report_files(store, df: pd.DataFrame, settings: Settings, provenance: dict, seed: str = "") -> dict[str, bytes]:
+    """Every file of a report folder (name -> bytes)."""
+    from screening import plots
+
+    windows, curves = _figure_inputs(store, df, settings)
+    ok = df[df["error"].fillna("") == ""]
+    pngs = {"ranking.png": _png(plots.ranking_chart(ok)), "windows.png": _png(plots.windows_chart(windows))}
+    divs = [interactive.to_div(interactive.ranking_figure(df), "fig-ranking"),
+            interactive.to_div(interactive.tradeoff_figure(df), "fig-tradeoff"),
+            interactive.to_div(interactive.windows_figure(windows), "fig-windows")]
+    for k, cand, product, kinks in curves:
+        title = f"#{k} {cand}: interphase {product} | {settings.electrolyte}"
+        pngs[f"reaction_{k}_{product}.png"] = _png(plots.reaction_curve(kinks, product, settings.electrolyte, title,
+                                                                        settings.tolerance_eV_per_atom))
+        divs.append(interactive.to_div(interactive.reaction_figure(kinks, product, settings.electrolyte, title,
+                                                                   settings.tolerance_eV_per_atom), f"fig-reaction-{k}"))
+    files = dict(pngs)
+    files["report.md"] = markdown_report(df, settings, pngs, provenance, seed).encode()
+    files["report.html"] = html_report(df, settings, divs, list(pngs), provenance, seed).encode()
+    files["ranking.csv"] = flat_frame(df).to_csv(index=False).encode()
+    files["ranking.csv" + ".provenance.json"] = (json.dumps(provenance, indent=1) + "\n").encode()
+    files["ranking.json"] = (json.dumps({"provenance": provenance, "records": records(df)}, indent=1) + "\n").encode()
+    return files
+
+
+def write_report(store, df: pd.DataFrame, folder, settings: Settings | None = None, provenance: dict | None = None,
+                 seed: str = ""):
+    """Write a report folder (``screening.outputs.write_folder`` rules: a folder this tool did not
+    write is refused, files it did not create are kept)."""
+    from screening.outputs import write_folder
+
+    settings = settings or Settings()
+    provenance = provenance or prov_mod.record(settings, store=store)
+    return write_folder(folder, report_files(store, df, settings, provenance, seed))
+
+
+# --------------------------------------------------------------------------- documents
+def _summary(df: pd.DataFrame) -> str:
+    ok = df[df["error"].fillna("") == ""]
+    errors = f"{len(df) - len(ok)} not evaluated (listed at the end)" if len(df) > len(ok) else "all evaluated"
+    return f"{len(df)} candidates, {errors}."
+
+
+def markdown_report(df: pd.DataFrame, settings: Settings, pngs: dict, provenance: dict, seed: str = "") -> str:
+    parts = [f"# Interphase screen against {settings.electrolyte} and Li metal", ""]
+    parts += [f"- {line}" for line in prov_mod.text_lines(provenance)] + [""]
+    if seed:
+        parts += ["## Seed case: Li | LLZO and the I2 -> LiI interphase", "", "```text", seed, "```", ""]
+    parts += [_summary(df),
+              f"Energies in eV/atom (MP2020 GGA/GGA+U); |E| < {1000 * settings.tolerance_eV_per_atom:g} meV/atom is inside "
+              f"DFT error and is not ranked on; a product insulates above a {settings.gap_threshold_eV:g} eV gap.",
+              "", "## Ranking", "", markdown_table(df), ""]
+    for name in pngs:
+        parts += [f"![{name}]({name})", ""]
+    bad = df[df["error"].fillna("") != ""]
+    if len(bad):
+        parts += ["## Not evaluated", ""] + [f"- {r.candidate}: {r.error}" for r in bad.itertuples()]
+    parts += ["", "## Method", "", method_text(settings)]
+    return "\n".join(parts) + "\n"
+
+
+_SCRIPT = """
+(function(){
+  var table=document.getElementById('ranking'); if(!table) return;
+  var body=table.tBodies[0], heads=table.tHead.rows[0].cells, box=document.getElementById('filter'),
+      sel=document.getElementById('character'), count=document.getElementById('count');
+  function key(td){var t=td.getAttribute('data-v'); var n=parseFloat(t); return (t!==''&&!isNaN(n))?n:td.textContent.toLowerCase();}
+  Array.prototype.forEach.call(heads,function(th,i){
+    th.addEventListener('click',function(){
+      var asc=th.getAttribute('aria-sort')!=='ascending';
+      Array.prototype.forEach.call(heads,function(h){h.removeAttribute('aria-sort');});
+      th.setAttribute('aria-sort',asc?'ascending':'descending');
+      var rows=Array.prototype.slice.call(body.rows);
+      rows.sort(function(a,b){var x=key(a.cells[i]),y=key(b.cells[i]);
+        if(typeof x!==typeof y){return (typeof x==='number'?-1:1)*(asc?1:-1);} return (x<y?-1:x>y?1:0)*(asc?1:-1);});
+      rows.forEach(function(r){body.appendChild(r);});
+    });
+  });
+  function apply(){var q=box.value.toLowerCase(), c=sel.value, n=0;
+    Array.prototype.forEach.call(body.rows,function(r){
+      var show=(!q||r.textContent.toLowerCase().indexOf(q)>=0)&&(!c||r.getAttribute('data-character')===c);
+      r.style.display=show?'':'none'; if(show) n++;});
+    count.textContent=n+' of '+body.rows.length+' rows';}
+  box.addEventListener('input',apply); sel.addEventListener('change',apply); apply();
+})();
+"""
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px auto;color:#222;max-width:1500px;padding:0 12px}
+h1{font-size:1.45em} h2{font-size:1.2em;margin-top:1.6em} .note{color:#555;font-size:13px}
+table{border-collapse:collapse;font-size:12px;width:100%} th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f0f3f7;position:sticky;top:0;cursor:pointer;user-select:none} th[aria-sort=ascending]:after{content:' \\25B2'}
+th[aria-sort=descending]:after{content:' \\25BC'} td.warn{font-size:11px;color:#555;max-width:380px}
+tr[data-character=insulating] td.char{color:#1b7a3a;font-weight:600} tr[data-character=mixed] td.char{color:#b22222;font-weight:600}
+.wrap{overflow-x:auto;max-height:80vh} .controls{margin:8px 0;display:flex;gap:8px;flex-wrap:wrap;align-items:center}
+.controls input{padding:4px 6px;min-width:220px} pre{background:#f7f7f7;padding:8px;font-size:12px;white-space:pre-wrap;overflow-x:auto}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,620px),1fr));gap:12px}
+.prov{font-size:12px;color:#444;background:#fafafa;border:1px solid #eee;padding:6px 10px}
+.seed{font-size:14px;line-height:1.5} .seed code{background:#f2f2f2;padding:1px 4px}
+@media print{.controls{display:none} .wrap{max-height:none}}
+"""
+
+
+def html_report(df: pd.DataFrame, settings: Settings, divs: list[str], pngs: list[str], provenance: dict,
+                seed: str = "") -> str:
+    """One self-contained page (plotly.js inlined, no network): provenance, seed case, figures,
+    a sortable and filterable ranking table."""
+    cols = [c for c in TABLE_COLUMNS if c in df.columns]
+    head = "".join(f"<th scope='col'>{html.escape(HEADERS.get(c, c.replace('_', ' ')))}</th>" for c in cols)
+    body = []
+    for _, r in df.iterrows():
+        tds = []
+        for c in cols:
+            v = r[c]
+            num = "" if not isinstance(v, (int, float)) or pd.isna(v) else repr(float(v))
+            if c == "rank_label":
+                num = "" if pd.isna(r["rank"]) else str(int(r["rank"]))
+            klass = {"electronic_character": " class='char'", "warnings": " class='warn'"}.get(c, "")
+            tds.append(f"<td{klass} data-v='{num}'>{html.escape(cell(c, v))}</td>")
+        body.append(f"<tr data-character='{html.escape(str(r.get('electronic_character', '')))}'>{''.join(tds)}</tr>")
+    prov = "".join(f"<div>{html.escape(line)}</div>" for line in prov_mod.text_lines(provenance))
+    seed_html = ""
+    if seed:
+        seed_html = ("<h2>Seed case: Li | LLZO and the I<sub>2</sub> &rarr; LiI interphase</h2><div class='seed'>"
+                     + "".join(f"<p>{html.escape(line)}</p>" for line in seed.splitlines()) + "</div>")
+    bad = df[df["error"].fillna("") != ""]
+    errors = ("<h2>Not evaluated</h2><ul>" + "".join(f"<li>{html.escape(r.candidate)}: {html.escape(r.error)}</li>"
+                                                   for r in bad.itertuples()) + "</ul>") if len(bad) else ""
+    png_links = ", ".join(f"<a href='{html.escape(n)}'>{html.escape(n)}</a>" for n in pngs)
+    characters = sorted({str(c) for c in df.get("electronic_character", pd.Series(dtype=str)) if str(c)})
+    options = "".join(f"<option value='{html.escape(c)}'>{html.escape(c)}</option>" for c in characters)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Interphase screen vs {html.escape(settings.electrolyte)}</title>
+<style>{_STYLE}</style>
+<script>{interactive.plotly_js()}</script>
+</head><body>
+<h1>Interphase screen against {html.escape(settings.electrolyte)} and Li metal</h1>
+<div class="prov">{prov}</div>
+<p class="note">{html.escape(_summary(df))} Energies in eV/atom (Materials Project GGA/GGA+U, MP2020 corrections).
+|E| &lt; {1000 * settings.tolerance_eV_per_atom:g} meV/atom is within DFT error and is not ranked on. A product
+insulates above a {settings.gap_threshold_eV:g} eV band gap (measured where known, else PBE).
+Volume ratio = V(products)/V(precursor).</p>
+{seed_html}
+<h2>Ranking</h2>
+<p class="note">{html.escape(method_text(settings))}</p>
+<div class="controls"><input id="filter" type="search" placeholder="filter rows (any text)" aria-label="filter rows">
+<select id="character" aria-label="electronic character"><option value="">any character</option>{options}</select>
+<span id="count" class="note"></span><span class="note">Click a column header to sort.</span></div>
+<div class="wrap"><table id="ranking"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>
+{errors}
+<h2>Figures</h2>
+<p class="note">Hover for candidates, products and energies. PNG versions beside this file: {png_links}.</p>
+<div class="figs">{''.join(divs)}</div>
+<script>{_SCRIPT}</script>
+</body></html>
+"""

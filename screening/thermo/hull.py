@@ -1,0 +1,359 @@
+"""The thermodynamic kernel: every convex-hull question of the package is answered here, by
+linear programming (one LP per question; HiGHS solves these in about a millisecond).
+
+:class:`HullSystem` holds the phases of one chemical system as arrays, in the role pymatgen's
+``PhaseDiagram`` plays (``get_hull_energy``, ``get_decomposition``, ``get_e_above_hull``,
+``get_element_profile``), without building a convex hull in up to nine dimensions:
+
+* hull energy and decomposition at a composition, closed or open to Li at chemical potential mu
+  (grand potential per non-Li atom, Phi = (E - mu N_Li) / N_nonLi, as pymatgen's
+  ``GrandPotentialPhaseDiagram``);
+* e_above_hull and the energy of a metastable phase stabilized onto the hull (windows);
+* the Li exchange limits of a phase (Zhu, He & Mo 2015; Richards et al. 2016);
+* the most exothermic mixing of two reactants (pymatgen's ``InterfacialReactivity``);
+* the lithiation profile: the equilibria of a composition vs mu_Li (``get_element_profile``).
+
+:func:`hull_energies_per_atom` answers the hull energy of every row of a phase table at once,
+for finishing a store.  :func:`solve_lp` is the only call of the LP solver in the package.
+
+Units: energies in eV (per stored formula unit ``energies``, per atom where named), amounts in
+atoms, chemical potentials in eV/atom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy.optimize import linprog
+
+#: Weights below this are numerical noise, not products.
+WEIGHT_TOL = 1e-7
+#: A metastable phase is stabilized this far (eV/atom) below the hull of the other phases.
+STABILIZE_MARGIN_EV_PER_ATOM = 1e-6
+#: Grand-potential gains below this (eV per formula unit) do not make a new lithiation stage.
+PROFILE_TOL_EV = 1e-7
+
+
+@dataclass(frozen=True)
+class LPResult:
+    """Optimal value and the variables that attain it."""
+
+    value: float
+    x: np.ndarray
+
+
+def solve_lp(c, a_eq, b_eq, bounds=(0, None)) -> LPResult | None:
+    """min c.x subject to a_eq x = b_eq and bounds; None when infeasible or unbounded."""
+    res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    x = np.where(np.abs(res.x) < WEIGHT_TOL, 0.0, res.x)
+    return LPResult(float(res.fun), x)
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """Lowest-energy phase combination at a composition.
+
+    ``energy`` is per atom (closed) or per non-Li atom (open to Li); ``amounts[i]`` are stored
+    formula units of row i per atom (per non-Li atom) of the target composition.
+    """
+
+    energy: float
+    amounts: np.ndarray
+
+    def rows(self, tol: float = 1e-6) -> np.ndarray:
+        return np.nonzero(self.amounts > tol)[0]
+
+
+@dataclass(frozen=True)
+class ProfileStage:
+    """A vertex of the lithiation profile of a composition P: the equilibrium phases when P holds
+    ``li`` Li atoms (per formula unit of the target), reached once mu_Li exceeds ``mu_low``
+    (None for the Li-poorest vertex) and left above ``mu_high`` (None for the Li-richest)."""
+
+    li: float
+    energy: float  # eV per formula unit of the target (P + li Li) at the hull
+    amounts: np.ndarray  # stored formula units of each row per formula unit of the target
+    mu_low: float | None
+    mu_high: float | None
+
+
+class HullSystem:
+    """Phases of one chemical system (and its subsystems) for hull linear programs.
+
+    ``elements``: element symbols (column order); ``amounts[i, k]``: atoms of element k in row
+    i's stored formula unit; ``energies[i]``: its total energy (eV, MP2020-compatible).
+    Instances are immutable; derived arrays are cached on first use.
+    """
+
+    def __init__(self, elements, amounts, energies):
+        self.elements = tuple(elements)
+        self.amounts = np.asarray(amounts, dtype=float)
+        self.energies = np.asarray(energies, dtype=float)
+        self.amounts.setflags(write=False)
+        self.energies.setflags(write=False)
+        if self.amounts.shape != (len(self.energies), len(self.elements)):
+            raise ValueError("amounts must be (n_phases, n_elements) and energies (n_phases,)")
+        self._grand: dict[float, tuple] = {}
+
+    def __len__(self) -> int:
+        return len(self.energies)
+
+    def with_energy(self, i: int, energy_eV: float) -> HullSystem:
+        """A copy with row ``i`` at another total energy (e.g. stabilized onto the hull)."""
+        e = self.energies.copy()
+        e[i] = energy_eV
+        return HullSystem(self.elements, self.amounts, e)
+
+    # ---- per-row arrays
+    @cached_property
+    def n_atoms(self) -> np.ndarray:
+        return self.amounts.sum(axis=1)
+
+    @cached_property
+    def fractions(self) -> np.ndarray:
+        return self.amounts / self.n_atoms[:, None]
+
+    @cached_property
+    def energy_per_atom(self) -> np.ndarray:
+        return self.energies / self.n_atoms
+
+    def column(self, el: str) -> int:
+        try:
+            return self.elements.index(el)
+        except ValueError:
+            raise ValueError(f"element {el} is not in the system {'-'.join(self.elements)}") from None
+
+    def element_energy(self, el: str) -> float:
+        """Energy per atom of the lowest elemental phase of ``el`` (its chemical potential
+        reference, eV/atom); ValueError when the system has none."""
+        k = self.column(el)
+        pure = np.nonzero((self.amounts[:, k] > 0) & np.isclose(self.n_atoms, self.amounts[:, k]))[0]
+        if len(pure) == 0:
+            raise ValueError(f"no elemental {el} phase")
+        return float(self.energy_per_atom[pure].min())
+
+    # ---- hull energies and decompositions
+    def _grand_basis(self, mu_li: float):
+        """Rows with non-Li atoms, their non-Li atomic fractions and Phi (eV per non-Li atom)."""
+        if mu_li not in self._grand:
+            k = self.column("Li")
+            non_li = self.n_atoms - self.amounts[:, k]
+            keep = np.nonzero(non_li > 1e-9)[0]
+            frac = np.delete(self.amounts[keep], k, axis=1) / non_li[keep, None]
+            phi = (self.energies[keep] - mu_li * self.amounts[keep, k]) / non_li[keep]
+            self._grand[mu_li] = (keep, frac, phi, non_li[keep])
+        return self._grand[mu_li]
+
+    def basis(self, mu_li: float | None = None):
+        """(rows, fractions, energies per (non-Li) atom, (non-Li) atoms per stored f.u.)."""
+        if mu_li is None:
+            return np.arange(len(self)), self.fractions, self.energy_per_atom, self.n_atoms
+        return self._grand_basis(float(mu_li))
+
+    def point(self, amounts, mu_li: float | None = None) -> np.ndarray:
+        """Atomic fractions of a composition (amounts in element order), over the non-Li atoms
+        when open to Li; ValueError when nothing is left."""
+        v = np.asarray(amounts, dtype=float)
+        if mu_li is not None:
+            v = np.delete(v, self.column("Li"))
+        if v.sum() <= 0:
+            raise ValueError("the composition has no atoms besides the open element")
+        return v / v.sum()
+
+    def decomposition(self, amounts, mu_li: float | None = None, exclude=()) -> Decomposition:
+        """Hull decomposition at a composition (amounts in element order), closed or open to Li;
+        rows in ``exclude`` are left out.  ValueError when no phase combination reaches it."""
+        rows, frac, e, atoms = self.basis(mu_li)
+        target = self.point(amounts, mu_li)
+        keep = np.ones(len(rows), bool)
+        if len(exclude):
+            keep &= ~np.isin(rows, list(exclude))
+        res = solve_lp(e[keep], frac[keep].T, target)
+        if res is None:
+            raise ValueError("no phase combination reaches this composition")
+        full = np.zeros(len(self))
+        full[rows[keep]] = res.x / atoms[keep]
+        return Decomposition(res.value, full)
+
+    def hull_energy_per_atom(self, amounts, mu_li: float | None = None, exclude=()) -> float:
+        """Hull energy (eV/atom; eV per non-Li atom when open to Li) at a composition."""
+        return self.decomposition(amounts, mu_li, exclude).energy
+
+    def e_above_hull(self, i: int) -> float:
+        """Energy of row i above the hull at its composition (eV/atom, >= 0 up to round-off)."""
+        return float(self.energy_per_atom[i] - self.hull_energy_per_atom(self.amounts[i]))
+
+    def stabilized_energy(self, i: int) -> tuple[float, float]:
+        """(total energy of row i placed just below the hull of the other phases, its
+        e_above_hull in eV/atom).  A phase below that hull keeps its energy."""
+        own = float(self.energy_per_atom[i])
+        try:
+            others = self.hull_energy_per_atom(self.amounts[i], exclude=(i,))
+        except ValueError:  # the only phase reaching its composition
+            others = np.inf
+        e_hull = max(0.0, own - min(own, others))
+        return (min(own, others) - STABILIZE_MARGIN_EV_PER_ATOM) * self.n_atoms[i], e_hull
+
+    # ---- Li exchange (windows)
+    def li_exchange(self, i: int, energy_eV: float, dn: float) -> tuple[float, np.ndarray] | None:
+        """Cheapest P + dn Li -> products for row P = i at total energy ``energy_eV``, per Li:
+        min (E(products) - E(P)) / |dn| over product sets (a linear-fractional program solved
+        as one LP, Charnes-Cooper), dn = +1 (reduction) or -1 (oxidation).
+
+        Returns (that energy in eV per Li, product formula units per formula unit of P), or
+        None when no product set exists.  P is unstable once mu_Li > value (reduction) or
+        mu_Li < -value (oxidation).
+        """
+        k = self.column("Li")
+        idx = np.nonzero(np.arange(len(self)) != i)[0]
+        a_eq = np.hstack([self.amounts[idx].T, -self.amounts[i][:, None]])
+        b_eq = np.zeros(len(self.elements))
+        b_eq[k] = dn
+        res = solve_lp(np.concatenate([self.energies[idx], [-energy_eV]]), a_eq, b_eq)
+        if res is None:
+            return None
+        t = res.x[-1]
+        units = np.zeros(len(self))
+        if t > 1e-9:
+            units[idx] = res.x[:-1] / t
+        return res.value, units
+
+    # ---- interface reactions
+    def mixing_minimum(self, fa, ea: float, fb, eb: float, mu_li: float | None = None):
+        """Most negative reaction energy of the pseudo-binary x A + (1-x) B.
+
+        ``fa``, ``fb``: atomic fractions of the reactants (over non-Li atoms when open to Li);
+        ``ea``, ``eb``: their energies per (non-Li) atom.  The energy at x is
+        E_hull(x fa + (1-x) fb) - x ea - (1-x) eb; its minimum over x and product sets is one LP.
+        Returns (energy per atom of mixture, x, product formula units per atom of mixture).
+        """
+        value, x, units = self._mixture_lp(fa, fb, ea - eb, mu_li)
+        return value - eb, x, units
+
+    def _mixture_lp(self, fa, fb, slope: float, mu_li: float | None):
+        """min over x in [0, 1] and product sets of H(x) - slope x, H = hull energy of the mixture
+        x fa + (1-x) fb: (value, x, product formula units per atom of mixture)."""
+        rows, frac, e, atoms = self.basis(mu_li)
+        a_eq = np.hstack([frac.T, -(np.asarray(fa, float) - np.asarray(fb, float))[:, None]])
+        res = solve_lp(np.concatenate([e, [-slope]]), a_eq, np.asarray(fb, float), bounds=[(0, None)] * len(e) + [(0, 1)])
+        if res is None:
+            raise ValueError("no phase combination reaches the mixture")
+        units = np.zeros(len(self))
+        units[rows] = res.x[:-1] / atoms
+        return res.value, float(res.x[-1]), units
+
+    def mixing_vertices(self, fa, fb, mu_li: float | None = None) -> list[tuple[float, float, np.ndarray]]:
+        """Kinks of the hull energy along the mixing line x fa + (1-x) fb, x from 0 to 1:
+        [(x, H(x) per (non-Li) atom, product formula units per atom)], found by recursive chord
+        slopes (one LP each).  The reaction energy at x is H(x) - x e_A - (1-x) e_B."""
+        def at(x: float):
+            d = self.decomposition_of_point(x * np.asarray(fa, float) + (1 - x) * np.asarray(fb, float), mu_li)
+            return (x, d.energy, d.amounts)
+
+        ends = [at(0.0), at(1.0)]
+
+        def refine(a, b):
+            slope = (b[1] - a[1]) / (b[0] - a[0])
+            value, x, units = self._mixture_lp(fa, fb, slope, mu_li)
+            if value < a[1] - slope * a[0] - 1e-9 and a[0] + 1e-9 < x < b[0] - 1e-9:
+                mid = (x, value + slope * x, units)
+                return refine(a, mid) + [mid] + refine(mid, b)
+            return []
+
+        return [ends[0], *refine(*ends), ends[1]]
+
+    def decomposition_of_point(self, fractions, mu_li: float | None = None) -> Decomposition:
+        """Hull decomposition at atomic fractions (over non-Li atoms when open to Li)."""
+        rows, frac, e, atoms = self.basis(mu_li)
+        res = solve_lp(e, frac.T, np.asarray(fractions, float))
+        if res is None:
+            raise ValueError("no phase combination reaches this composition")
+        full = np.zeros(len(self))
+        full[rows] = res.x / atoms
+        return Decomposition(res.value, full)
+
+    # ---- lithiation profile
+    def grand_minimum(self, non_li: np.ndarray, mu_li: float) -> tuple[float, float, np.ndarray]:
+        """Lowest grand potential G = E - mu N_Li of the non-Li amounts ``non_li`` plus any Li:
+        (G in eV, Li atoms taken, stored formula units of each row)."""
+        k = self.column("Li")
+        res = solve_lp(self.energies - mu_li * self.amounts[:, k], np.delete(self.amounts, k, axis=1).T, non_li)
+        if res is None:
+            raise ValueError("no phase combination reaches this composition")
+        return res.value, float(res.x @ self.amounts[:, k]), res.x
+
+    def lithiation_profile(self, amounts, mu_max: float, li_min: float | None = None) -> list[ProfileStage]:
+        """Equilibria of a composition (amounts per formula unit) as it exchanges Li, from
+        ``li_min`` Li atoms (default: its own Li content) up to full lithiation at mu_Li =
+        ``mu_max`` (Li metal).  The hull energy E(n) along composition + n Li is convex and
+        piecewise linear; its vertices are the stages and the slopes between them the chemical
+        potentials at which one stage gives way to the next (pymatgen's element profile).
+        Vertices are found by recursive chord slopes: each costs one grand-potential LP.
+        """
+        amounts = np.asarray(amounts, dtype=float)
+        k = self.column("Li")
+        non_li = np.delete(amounts, k)
+        li0 = amounts[k] if li_min is None else float(li_min)
+
+        def at(li: float) -> tuple[float, np.ndarray]:
+            target = amounts.copy()
+            target[k] = li
+            res = solve_lp(self.energies, self.amounts.T, target)
+            if res is None:
+                raise ValueError("no phase combination reaches this composition")
+            return res.value, res.x
+
+        e_lo, x_lo = at(li0)
+        g_hi, li_hi, x_hi = self.grand_minimum(non_li, mu_max)
+        if li_hi < li0 + 1e-9:  # nothing to take up: one stage
+            return [ProfileStage(li0, e_lo, x_lo, None, None)]
+        vertices = [(li0, e_lo, x_lo), (li_hi, g_hi + mu_max * li_hi, x_hi)]
+
+        def refine(a, b):
+            slope = (b[1] - a[1]) / (b[0] - a[0])
+            g, li, x = self.grand_minimum(non_li, slope)
+            if g < a[1] - slope * a[0] - PROFILE_TOL_EV and a[0] + 1e-9 < li < b[0] - 1e-9:
+                mid = (li, g + slope * li, x)
+                return refine(a, mid) + [mid] + refine(mid, b)
+            return []
+
+        vertices = [vertices[0], *refine(*vertices), vertices[1]]
+        stages = []
+        for j, (li, e, x) in enumerate(vertices):
+            low = None if j == 0 else (e - vertices[j - 1][1]) / (li - vertices[j - 1][0])
+            high = None if j == len(vertices) - 1 else (vertices[j + 1][1] - e) / (vertices[j + 1][0] - li)
+            stages.append(ProfileStage(li, e, x, low, high))
+        return stages
+
+
+# --------------------------------------------------------------------------- whole tables
+def hull_energies_per_atom(fractions: np.ndarray, energy_per_atom: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                           rows=None) -> np.ndarray:
+    """Hull energy (eV/atom) at the composition of each row in ``rows`` (default all), from the
+    phases whose elements lie within that row's chemical system.
+
+    ``fractions`` (n_phases, n_elements) are atomic fractions; ``lo``/``hi`` the element bit masks
+    of each row (``screening.data.formula``).  Rows of one chemical system share their phase set.
+    NaN where an element has no elemental phase.
+    """
+    rows = np.arange(len(energy_per_atom)) if rows is None else np.asarray(rows)
+    out = np.full(len(rows), np.nan)
+    cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for k, i in enumerate(rows):
+        key = (int(lo[i]), int(hi[i]))
+        if key not in cache:
+            sub = np.nonzero(((lo & ~lo[i]) == 0) & ((hi & ~hi[i]) == 0))[0]
+            cols = np.nonzero(fractions[sub].any(axis=0))[0]
+            cache[key] = (sub, cols)
+        sub, cols = cache[key]
+        if len(sub) == 1:
+            out[k] = energy_per_atom[sub[0]]
+            continue
+        res = solve_lp(energy_per_atom[sub], fractions[np.ix_(sub, cols)].T, fractions[i, cols])
+        if res is not None:
+            out[k] = res.value
+    return out
