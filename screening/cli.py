@@ -5,6 +5,9 @@ to stderr.
 Bad input never shows a traceback: every value and output path is checked before any work, and
 a problem prints one line on stderr naming it and the fix, with exit code 2.  Ctrl-C exits 130 and
 SIGTERM 143; neither leaves partial files.
+
+Each command imports the modules it uses (pandas, scipy, pymatgen, matplotlib ...) when it runs,
+so that ``--help``, ``--version`` and a single window start fast.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import json
 import math
 import signal
 import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from screening import __version__
+from screening import __version__, provenance
 from screening.errors import InputError, ScreeningError
 
 try:  # typer >= 0.20 vendors click (its Abort / Exit live in typer.exceptions)
@@ -28,11 +33,11 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exc
     from click.exceptions import Abort, Exit
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="First-principles interphase stability screener for solid-state Li batteries "
                        "(Materials Project data, CC BY 4.0).")
-data_app = typer.Typer(no_args_is_help=True, help="Inspect or rebuild the phase data.",
+data_app = typer.Typer(no_args_is_help=True, help="Inspect or rebuild the phase data.", rich_markup_mode=None,
                        context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(data_app, name="data")
 _OPTS: dict = {}
@@ -66,6 +71,9 @@ def _root(
     exclude_artefacts: Annotated[bool, typer.Option("--exclude-artefacts", help="Leave dilute-supercell artefacts (e.g. LiMg149) out of every hull.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ):
+    for name, path in (("--shared", shared), ("--phases", phases)):
+        if path is not None and ("\0" in str(path) or not str(path).strip()):
+            raise InputError(f"{name} {str(path)!r}: give a path without NUL characters")
     if shared is not None and not shared.is_dir():
         raise InputError(f"--shared {shared} is not a folder: point it at the folder holding mp/, mp2025/ and densities/")
     if phases is not None and not phases.is_file():
@@ -441,14 +449,14 @@ def _out_target(out_path: Path | None, fmt: str):
 
 
 def _emit_screen(store, df, fmt, target, settings, top):
-    from screening import provenance, report
+    from screening import report
 
     if fmt == "html":
-        folder = report.write_report(store, df, target, settings, provenance.record(settings, store=store))
+        folder = report.write_report(store, df, target, settings, provenance.record(settings, _OPTS.get("command"), store))
         _err(f"report written to {folder}/report.html")
         return
     if target is not None:
-        report.write_file(df, target, "md" if fmt == "table" else fmt, provenance.record(settings, store=store))
+        report.write_file(df, target, "md" if fmt == "table" else fmt, provenance.record(settings, _OPTS.get("command"), store))
         _err(f"{len(df)} rows written to {target.given}")
         return
     if fmt == "json":
@@ -500,9 +508,7 @@ def explain(candidate: Annotated[str, typer.Argument(help="A candidate, e.g. LiF
 def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("screening-report"),
          electrolyte: ElectrolyteOpt = "Li7La3Zr2O12"):
     """The main job: the LLZO/LiI seed case, then a ranked screen of the shipped candidates with a report."""
-    import time
-
-    from screening import provenance, ranking, report
+    from screening import ranking, report
     from screening.outputs import check_folder
 
     settings = _settings(electrolyte=electrolyte)
@@ -515,7 +521,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] 
     out.print("[bold]Seed case: Li | LLZO and the I2 -> LiI interphase[/bold]")
     out.print(seed_text, highlight=False, markup=False)
     df = _run_screen(store, None, settings)
-    folder = report.write_report(store, df, folder, settings, provenance.record(settings, store=store), seed=seed_text)
+    folder = report.write_report(store, df, folder, settings, provenance.record(settings, _OPTS.get("command"), store), seed=seed_text)
     cols = ["rank_label", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",
             "electrolyte_reaction_energy_eV_per_atom"]
     _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", ["rank" if c == "rank_label" else c for c in cols],
@@ -597,8 +603,6 @@ def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C, so temporary file
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: one-line errors, exit 2 on bad input, 130 on Ctrl-C, 143 on SIGTERM."""
-    import warnings
-
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (embedded use): leave signals alone
@@ -613,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv) -> int:
+    _OPTS.clear()
+    _OPTS["command"] = provenance.command_line(argv)
     try:
         # outside standalone mode typer turns Ctrl-C into Exit(130) and returns that code
         code = app(args=argv, standalone_mode=False, prog_name="screening")

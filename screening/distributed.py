@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from screening.data.formula import parse_formula, split_identifier
 from screening.errors import InputError
 from screening.outputs import atomic_write
 
@@ -44,8 +45,6 @@ def chunk_candidates(cand: pd.DataFrame, n_chunks: int) -> list[pd.DataFrame]:
     Candidates are ordered by chemical system (elements sorted), so neighbouring candidates
     share sub-systems; chunks are contiguous slices of that order with whole systems each.
     """
-    from screening.data.formula import parse_formula, split_identifier
-
     def system(text: str) -> str:
         formula, pid = split_identifier(text)
         return parse_formula(formula).chemical_system if formula else pid

@@ -167,7 +167,7 @@ def _precursor(store, precursor):
     red = comp.reduced_composition
     if red.num_atoms - red[LI] <= 0:
         raise InputError("Li metal is the anode itself: give a precursor or interlayer phase")
-    ps = store.system({el.symbol for el in comp.elements} | {"Li"})
+    ps = store.system({el.symbol for el in comp.elements} | {"Li"}, include=[row.phase_id])
     # amounts are reported per formula unit as the user wrote it (I2, not I)
     scale = 1.0
     if isinstance(precursor, str) and ":" not in precursor and not precursor.startswith(("mp-", "mvc-", "user:", "chgnet:")):

@@ -44,6 +44,7 @@ from pymatgen.core import Composition, Structure
 from screening.data import files
 from screening.errors import DataError, InputError
 from screening.outputs import atomic_write, check_file
+from screening.store import user_rows
 
 INSTALL_HINT = "CHGNet is not installed: pip install 'screening[mlip]'"
 #: CHGNet weights shipped in the chgnet wheel (0.3.0 is the default of chgnet 0.3-0.4).
@@ -374,8 +375,6 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
     the CHGNet energy minus the hull energy of ``store`` (MP) at that composition; negative means
     below MP's hull (a new stable phase, or CHGNet error: see ``warning``).
     """
-    from screening.store import user_rows
-
     single = isinstance(items, (str, os.PathLike, Structure)) or hasattr(items, "get_positions")  # ase Atoms
     items = [items] if single or not hasattr(items, "__iter__") else list(items)
     items = [f for it in items for f in expand_folder(it)]
@@ -394,7 +393,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
     cdir = (Path(cache_dir) if cache_dir else files.cache_dir()) / CACHE_SUBDIR if use_cache else None
 
     # read and check everything before the first (slow) relaxation
-    refs = set(store.table.chemsys[~store.table.chemsys.str.contains("-")])
+    refs = store.elements
     structs = []
     for it in items:
         s, label = read_structure(it)
@@ -405,7 +404,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
         structs.append((s, label))
     _validate(fmax, steps, stress_GPa)
 
-    taken = set(store.table.phase_id)
+    taken = set(store.table.phase_id)  # noqa: one full read per call, to name new phases uniquely
     results, records, extra = [], [], []
     for k, ((s, label), gap, name) in enumerate(zip(structs, gaps, given_names, strict=True)):
         relaxer = relaxer or _LazyRelaxer()

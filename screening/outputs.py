@@ -76,14 +76,26 @@ class Target:
 
 
 def _is_special(p: Path) -> bool:
-    return str(p).startswith(("/dev/", "/proc/"))
+    return str(p).startswith(("/dev/", "/proc/")) and os.path.exists(p)
+
+
+def writable_dir(folder: Path) -> bool:
+    """True when a file can really be created in ``folder`` (permission bits lie to root and on
+    read-only file systems)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f"{TMP_PREFIX}{os.getpid()}-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True
 
 
 def check_file(path: Path | str, option: str = "--out") -> Target:
     """Classify a file output path before any work; InputError (one line, the fix) if unusable."""
     given = str(path)
-    if not given.strip():
-        raise InputError(f"{option}: empty path: give a file name")
+    if not given.strip() or "\0" in given:
+        raise InputError(f"{option} {given!r}: empty path or a NUL character: give a file name")
     p = Path(path).expanduser()
     real = Path(os.path.realpath(p))
     if _is_special(p) or _is_special(real):
@@ -107,7 +119,7 @@ def check_file(path: Path | str, option: str = "--out") -> Target:
     parent = real.parent
     if not parent.is_dir():
         raise InputError(f"{option} {given}: folder {parent} does not exist: create it first")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not writable_dir(parent):
         raise InputError(f"{option} {given}: folder {parent} is not writable: choose another place")
     return Target(real, given=given)
 
@@ -160,20 +172,20 @@ def check_folder(path: Path | str, option: str = "--out") -> Path:
     """Check a report folder before any work: a new folder in a writable parent, an empty
     folder, or a folder this tool wrote (its manifest); InputError otherwise."""
     given = str(path)
-    if not given.strip():
-        raise InputError(f"{option}: empty path: give a folder name")
+    if not given.strip() or "\0" in given:
+        raise InputError(f"{option} {given!r}: empty path or a NUL character: give a folder name")
     p = Path(os.path.realpath(Path(path).expanduser()))
     if p.exists():
         if not p.is_dir():
             raise InputError(f"{option} {given} is a file, not a folder: give a new folder name")
-        if not os.access(p, os.W_OK | os.X_OK):
+        if not writable_dir(p):
             raise InputError(f"{option} {given}: folder is not writable: choose another place")
         if _manifest(p) is None and any(q for q in p.iterdir() if not q.name.startswith(TMP_PREFIX)):
             raise InputError(f"{option} {given} exists and is not a screening report: choose a new folder")
         return p
     if not p.parent.is_dir():
         raise InputError(f"{option} {given}: folder {p.parent} does not exist: create it first")
-    if not os.access(p.parent, os.W_OK | os.X_OK):
+    if not writable_dir(p.parent):
         raise InputError(f"{option} {given}: folder {p.parent} is not writable: choose another place")
     return p
 

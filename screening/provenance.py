@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import platform
 import sys
+from importlib import metadata
 
 from screening import __version__
 
@@ -46,8 +47,6 @@ def command_line(argv=None) -> str:
 
 def record(settings=None, command: str | None = None, store=None) -> dict:
     """The provenance record of an output."""
-    import pymatgen.core
-
     out = {
         "tool": "screening",
         "version": __version__,
@@ -56,7 +55,7 @@ def record(settings=None, command: str | None = None, store=None) -> dict:
         "parameters": settings.key() if settings is not None else {},
         "data": SNAPSHOTS,
         "attribution": ATTRIBUTION,
-        "software": {"python": platform.python_version(), "pymatgen": pymatgen.core.__version__},
+        "software": {"python": platform.python_version(), "pymatgen": metadata.version("pymatgen")},
     }
     if store is not None:
         extra = sorted({s for s in store.info_.get("sources", []) if s.startswith(("user:", "mp-api", "CHGNet"))})

@@ -22,31 +22,42 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Element
 
+from screening.data import cache as cache_io
+from screening.data import files, mp_api, user
 from screening.data import formula as fml
 from screening.data import table as tbl
+from screening.data.cache import FrameRows
 from screening.errors import DataError, InputError
 from screening.results import Caveat, CaveatKind
 from screening.thermo.hull import HullSystem, hull_energies_per_atom
 
 LI = Element("Li")
+#: rows up to this far above the hull (eV/atom, round-off) take part in hull decompositions
+HULL_ROW_TOL = 1e-6
+
+
+def _amounts(elements, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(atoms of each element per stored formula unit, reduced formula units per stored one)."""
+    col = {el: k for k, el in enumerate(elements)}
+    amounts = np.zeros((len(rows), len(elements)))
+    units = np.ones(len(rows))
+    memo: dict[str, tuple[dict, float]] = {}
+    for i, c in enumerate(rows.composition):
+        if c not in memo:
+            comp = Composition(c)
+            memo[c] = (comp.get_el_amt_dict(), comp.num_atoms / comp.reduced_composition.num_atoms)
+        amt, units[i] = memo[c]
+        for el, n in amt.items():
+            amounts[i, col[el]] = n
+    return amounts, units
 
 
 class PhaseSet(HullSystem):
     """The phases of one chemical system of a store: a :class:`HullSystem` plus its rows."""
 
-    def __init__(self, elements, rows: pd.DataFrame):
+    def __init__(self, elements, rows: pd.DataFrame, arrays: tuple[np.ndarray, np.ndarray] | None = None):
         rows = rows.reset_index(drop=True)
-        col = {el: k for k, el in enumerate(elements)}
-        amounts = np.zeros((len(rows), len(elements)))
-        units = np.ones(len(rows))
-        memo: dict[str, tuple[dict, float]] = {}
-        for i, c in enumerate(rows.composition):
-            if c not in memo:
-                comp = Composition(c)
-                memo[c] = (comp.get_el_amt_dict(), comp.num_atoms / comp.reduced_composition.num_atoms)
-            amt, units[i] = memo[c]
-            for el, n in amt.items():
-                amounts[i, col[el]] = n
+        amounts, units = arrays if arrays is not None else _amounts(elements, rows)
         super().__init__(elements, amounts, rows.energy_eV.to_numpy(dtype=float))
         self.rows = rows
         self.ids = rows.phase_id.to_numpy(dtype=object)
@@ -54,9 +65,22 @@ class PhaseSet(HullSystem):
         #: reduced formula units per stored formula unit of each row
         self.reduced_units = units
         self._index = {pid: i for i, pid in enumerate(self.ids)}
+        self._extended: dict[tuple, PhaseSet] = {}
 
     def index_of(self, phase_id: str) -> int:
         return self._index[phase_id]
+
+    def including(self, rows: pd.DataFrame) -> PhaseSet:
+        """This set plus store rows it lacks (e.g. a metastable phase a question is about)."""
+        new = rows[~rows.phase_id.isin(self._index)]
+        if new.empty:
+            return self
+        key = tuple(new.phase_id)
+        if key not in self._extended:
+            amounts, units = _amounts(self.elements, new)
+            self._extended[key] = PhaseSet(self.elements, pd.concat([self.rows, new], ignore_index=True),
+                                           (np.vstack([self.amounts, amounts]), np.concatenate([self.reduced_units, units])))
+        return self._extended[key]
 
     def vector(self, comp: Composition) -> np.ndarray:
         """Amounts of a composition in this system's element order."""
@@ -123,26 +147,38 @@ class PhaseStore:
     ``PhaseStore.from_entries(entries)`` or ``open_store()``.
     """
 
-    def __init__(self, table: pd.DataFrame, info: dict | None = None):
-        missing = [c for c in tbl.COLUMNS if c not in table.columns]
+    def __init__(self, table, info: dict | None = None):
+        rows = FrameRows(table) if isinstance(table, pd.DataFrame) else table
+        missing = [c for c in tbl.COLUMNS if c not in rows.columns]
         if missing:
             raise DataError(f"phase table lacks column(s) {', '.join(missing)}: build it with PhaseStore.from_table")
-        self._table = table.reset_index(drop=True)
-        if not self._table.phase_id.is_unique:
-            dup = self._table.phase_id[self._table.phase_id.duplicated()].iloc[0]
+        self._rows = rows
+        idx = rows.index()
+        self._pid = idx.phase_id.to_numpy(dtype=object)
+        if len(set(self._pid)) != len(self._pid):
+            dup = idx.phase_id[idx.phase_id.duplicated()].iloc[0]
             raise InputError(f"phase id {dup} appears twice: give every phase a unique id")
         self.info_ = dict(info or {})
-        self._lo, self._hi = fml.chemsys_masks(self._table.chemsys)
-        best = self._table.groupby("formula", sort=False)["energy_per_atom_eV"].idxmin()
+        if "mask_lo" in idx:
+            self._lo, self._hi = idx.mask_lo.to_numpy(dtype=np.uint64), idx.mask_hi.to_numpy(dtype=np.uint64)
+        else:
+            self._lo, self._hi = fml.chemsys_masks(idx.chemsys)
+        self._formula = idx.formula.to_numpy(dtype=object)
+        self._ehull = idx.e_above_hull_eV_per_atom.to_numpy(dtype=float)
+        best = pd.Series(idx.energy_per_atom_eV.to_numpy(dtype=float)).groupby(self._formula, sort=False).idxmin()
         self._best = dict(zip(best.index, best.to_numpy(), strict=True))
-        self._ids = dict(zip(self._table.phase_id, range(len(self._table)), strict=True))
-        self._elements = set(self._table.chemsys[~self._table.chemsys.str.contains("-")])
+        self._ids = dict(zip(self._pid, range(len(self._pid)), strict=True))
+        chemsys = idx.chemsys.to_numpy(dtype=object)
+        self._elements = {c for c in set(chemsys) if "-" not in c}
         self._incomplete = [(set(c.split("-")), c) for c in self.info_.get("incomplete_systems", [])]
         self._gga = [(set(r["chemsys"].split("-")), r) for r in self.info_.get("known_gga_failures", [])]
         self._systems: dict[tuple[str, ...], PhaseSet] = {}
         self._located: dict = {}
         self._memo: dict = {}
         self._key: str | None = None
+
+    def _row(self, i: int) -> pd.Series:
+        return self._rows.take([i]).iloc[0]
 
     # ---- construction
     @classmethod
@@ -176,17 +212,18 @@ class PhaseStore:
     # ---- the table
     @property
     def table(self) -> pd.DataFrame:
-        """The phase table (treat as read-only: derive new stores with ``with_phases``)."""
-        return self._table
+        """The whole phase table (read on first use; treat as read-only: derive new stores with
+        ``with_phases``)."""
+        return self._rows.all()
 
     def __len__(self) -> int:
-        return len(self._table)
+        return len(self._pid)
 
     def __repr__(self) -> str:
         return f"PhaseStore({len(self)} phases, {len(self._elements)} elements)"
 
     def __getstate__(self):  # sent to Dask workers: data only, caches rebuilt there
-        return {"table": self._table, "info": self.info_}
+        return {"table": self.table, "info": self.info_}
 
     def __setstate__(self, state):
         self.__init__(state["table"], state["info"])
@@ -195,9 +232,21 @@ class PhaseStore:
         """Hash of the table's content (changes with any fetched, user or edited phase)."""
         if self._key is None:
             cols = ["phase_id", "formula", "energy_eV", "band_gap_eV", "molar_volume_cm3_per_mol"]
-            digest = pd.util.hash_pandas_object(self._table[cols], index=False).to_numpy().tobytes()
+            digest = pd.util.hash_pandas_object(self.table[cols], index=False).to_numpy().tobytes()
             self._key = hashlib.sha256(digest).hexdigest()[:16]
         return self._key
+
+    @property
+    def elements(self) -> set[str]:
+        """Elements with an elemental phase in the store."""
+        return set(self._elements)
+
+    def element_energies(self) -> dict[str, float]:
+        """Energy per atom (eV) of the lowest elemental phase of each element: the references of
+        formation energies and of chemical potentials."""
+        idx = self._rows.index()
+        pure = idx[~idx.chemsys.str.contains("-")]
+        return pure.groupby("chemsys").energy_per_atom_eV.min().to_dict()
 
     def memo(self, key, compute):
         """A derived result cached on this store (results depend only on its content)."""
@@ -211,18 +260,24 @@ class PhaseStore:
 
     def select(self, elements) -> pd.DataFrame:
         """Rows whose elements all lie in ``elements`` (a chemical system and its subsystems)."""
-        return self._table[self._within(elements)]
+        return self._rows.take(np.nonzero(self._within(elements))[0])
 
-    def system(self, elements) -> PhaseSet:
-        """The :class:`PhaseSet` of a chemical system (cached on this store)."""
+    def system(self, elements, include=()) -> PhaseSet:
+        """The :class:`PhaseSet` of a chemical system: its hull phases (the only ones any hull
+        decomposition uses) plus the rows whose phase ids are in ``include`` (the phases a question
+        is about, e.g. a metastable reactant).  Cached on this store."""
         key = tuple(sorted({str(e) for e in elements}, key=lambda s: Element(s).Z))
         if key not in self._systems:
             missing = [el for el in key if el not in self._elements]
             if missing:
                 raise InputError(f"element(s) {', '.join(missing)} have no elemental phase in the store: "
                                  "fetch them (screening fetch) or add an elemental entry")
-            self._systems[key] = PhaseSet(key, self.select(key))
-        return self._systems[key]
+            mask = self._within(key) & (self._ehull <= HULL_ROW_TOL)
+            self._systems[key] = PhaseSet(key, self._rows.take(np.nonzero(mask)[0]))
+        ps = self._systems[key]
+        if len(include):
+            ps = ps.including(self._rows.take([self._ids[p] for p in include]))
+        return ps
 
     def entries(self, elements) -> list:
         """pymatgen ComputedEntry objects of a chemical system, energy adjustments visible."""
@@ -258,7 +313,7 @@ class PhaseStore:
             idx = self._ids.get(pid)
             if idx is None:
                 raise InputError(f"phase id {pid} is not in the store: check the id (screening phase FORMULA lists a formula's phases)")
-            row = self._table.iloc[idx]
+            row = self._row(idx)
             if formula is not None and fml.reduced_formula(fml.parse_formula(formula)) != row.formula:
                 raise InputError(f"{pid} is {row.formula}, not {formula}: check the id")
         else:
@@ -275,12 +330,12 @@ class PhaseStore:
                 raise InputError(f"element(s) {', '.join(missing)} not in the phase store: add them with `screening fetch`")
             raise InputError(f"{reduced} is not in the phase store: run `screening fetch --chemsys {comp.chemical_system}` "
                              "or add it as a user phase (--phases FILE)")
-        return self._table.iloc[idx]
+        return self._row(idx)
 
     def _locate_entry(self, entry) -> tuple[PhaseStore, pd.Series]:
         eid = str(entry.entry_id) if entry.entry_id is not None else None
         if eid in self._ids:
-            row = self._table.iloc[self._ids[eid]]
+            row = self._row(self._ids[eid])
             if fml.reduced_formula(entry.composition) != row.formula or abs(entry.energy - row.energy_eV) > 1e-6 * max(1, abs(row.energy_eV)):
                 raise InputError(f"entry id {eid} is in the store with another composition or energy: give the entry a new entry_id")
             return self, row
@@ -293,7 +348,7 @@ class PhaseStore:
     def polymorphs(self, formula) -> pd.DataFrame:
         """Every phase of a formula, lowest energy first."""
         reduced = fml.reduced_formula(fml.parse_formula(formula))
-        return self._table[self._table.formula == reduced].sort_values("energy_per_atom_eV")
+        return self._rows.take(np.nonzero(self._formula == reduced)[0]).sort_values("energy_per_atom_eV")
 
     # ---- caveats about the data
     def caveats_for(self, elements) -> tuple[Caveat, ...]:
@@ -308,7 +363,7 @@ class PhaseStore:
 
     def info(self) -> dict:
         """Counts and sources of the store (``screening data info``)."""
-        t = self._table
+        t = self.table
         origin = t.origin.value_counts().to_dict()
         hull = int((t.e_above_hull_eV_per_atom <= 1e-6).sum())
         vol = t.volume_origin[t.molar_volume_cm3_per_mol.notna()].replace("", "unknown").value_counts().to_dict()
@@ -333,19 +388,20 @@ class PhaseStore:
         is in ``drop_ids`` dropped first).  Only rows whose chemical system contains a changed
         phase's system get a new hull."""
         new = tbl.conform(rows if rows is not None else pd.DataFrame(columns=tbl.COLUMNS))
-        keep = np.ones(len(self._table), bool)
+        table = self.table
+        keep = np.ones(len(table), bool)
         for cs in replace_systems:
             keep &= ~self._within(cs.split("-"))
         if len(drop_ids):
-            keep &= ~self._table.phase_id.isin(list(drop_ids)).to_numpy()
-        clash = set(new.phase_id) & set(self._table.phase_id[keep])
+            keep &= ~table.phase_id.isin(list(drop_ids)).to_numpy()
+        clash = set(new.phase_id) & set(table.phase_id[keep])
         if clash or not new.phase_id.is_unique:
             pid = sorted(clash)[0] if clash else new.phase_id[new.phase_id.duplicated()].iloc[0]
             raise InputError(f"phase id {pid} is already in the store: give the new phase another name")
-        old = self._table[keep]
+        old = table[keep]
         t = pd.concat([old, new], ignore_index=True) if len(new) else old.reset_index(drop=True).copy()
         t["energy_per_atom_eV"] = t.energy_eV / t.n_atoms
-        changed = list(set(new.chemsys) | set(self._table.chemsys[~keep]))
+        changed = list(set(new.chemsys) | set(table.chemsys[~keep]))
         refs = _element_refs(t)
         if refs != _element_refs(old) or not keep.all():
             t["formation_energy_eV_per_atom"] = _formation(t, refs, np.arange(len(t)))
@@ -358,7 +414,7 @@ class PhaseStore:
             affected |= fml.containing(lo, hi, cs.split("-"))
         staged = PhaseStore(t, self.info_)  # hull energies of the affected rows, system by system
         for cs in sorted(set(t.chemsys[affected])):
-            ps = staged.system(cs.split("-"))
+            ps = PhaseSet(cs.split("-"), staged.select(cs.split("-")))  # every row: removals can raise the hull
             rows_cs = np.nonzero(affected & (t.chemsys == cs).to_numpy())[0]
             for r in rows_cs:
                 i = ps.index_of(t.phase_id.iat[r])
@@ -369,7 +425,8 @@ class PhaseStore:
 
     def without_artefacts(self) -> PhaseStore:
         """A new store without the phases flagged as artefacts (e.g. dilute supercells like LiMg149)."""
-        flagged = self._table.phase_id[self._table.artefact != ""]
+        t = self.table
+        flagged = t.phase_id[t.artefact != ""]
         return self.with_phases(drop_ids=list(flagged)) if len(flagged) else self
 
     def with_entries(self, entries) -> PhaseStore:
@@ -381,10 +438,8 @@ class PhaseStore:
 def user_rows(store: PhaseStore, records, origin: str = "python") -> pd.DataFrame:
     """Phase rows of user records (dicts or a DataFrame with the user CSV's columns; see
     ``screening.data.user``), energies placed against ``store``."""
-    from screening.data import user
-
     df = records if isinstance(records, pd.DataFrame) and "energy_column" in records else user.validate(pd.DataFrame(records), origin)
-    refs = _element_refs(store.table)
+    refs = store.element_energies()
     rows = []
     for r in df.itertuples():
         comp = Composition(r.formula)
@@ -430,9 +485,6 @@ def open_store(shared: Path | str | None = None, phases: Path | str | None = Non
     ``phases``: a CSV of user phases merged for this session; ``fetched``: merge MP systems
     fetched with ``screening fetch`` (under the cache folder).
     """
-    from screening.data import cache as cache_io
-    from screening.data import files
-
     cdir = Path(cache) if cache else files.cache_dir()
     if shared is None and not rebuild:
         table, info = cache_io.read_shipped()
@@ -443,13 +495,9 @@ def open_store(shared: Path | str | None = None, phases: Path | str | None = Non
         table, info = cache_io.cached_build(root, cdir, build.build_table, rebuild=rebuild)
     store = PhaseStore(table, info)
     if fetched:
-        from screening.data import mp_api
-
         rows, systems = mp_api.read_fetched(cdir)
         if len(rows):
             store = store.with_phases(rows, replace_systems=systems)
     if phases:
-        from screening.data import user
-
         store = add_phases(store, user.read_user_csv(phases))
     return store

@@ -75,14 +75,24 @@ class Result:
     err: str
 
 
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped table, read once per session (the command line reads it per call otherwise)."""
+    from screening.data import cache
+
+    return cache.read_shipped()
+
+
 @pytest.fixture
-def cli(monkeypatch, tmp_path):
+def cli(monkeypatch, tmp_path_factory, shipped):
     """Run the console entry point in-process (stdout/stderr captured); the user cache is a
     temporary folder so nothing outside the test is read or written."""
     from screening import cli as cli_mod
+    from screening.data import cache
 
-    monkeypatch.setenv("SCREENING_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SCREENING_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(cache, "read_shipped", lambda: shipped)
 
     def run(*args) -> Result:
         out, err = io.StringIO(), io.StringIO()

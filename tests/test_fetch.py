@@ -3,7 +3,7 @@
 A real HTTP server (``http.server`` in a thread on 127.0.0.1) plays the Materials Project API and is
 passed to ``fetch_chemsys`` through its ``endpoint`` argument.  Everything above the socket is real:
 mp-api's ``MPRester`` (heartbeat check, query building, document models), emmet/pymatgen
-entry deserialization, our table writing and ``merge_fetched``.
+entry deserialization, our table writing and merging the fetched rows into a store.
 
 What ``fetch_chemsys`` makes mp-api (0.46.x) request, and what the fake serves:
 
@@ -39,8 +39,9 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.entries.compatibility import MaterialsProject2020Compatibility
 from pymatgen.entries.computed_entries import ComputedStructureEntry
 
-from screening.data.mp_api import fetch_chemsys, merge_fetched
-from screening.data.store import PhaseStore, read_table
+from screening.data.cache import read_table
+from screening.data.mp_api import fetch_chemsys, read_fetched
+from screening.store import PhaseStore
 from screening.errors import DataError, InputError
 
 N_A = 6.02214076e23
@@ -291,7 +292,7 @@ def test_fetch_writes_mp_api_table(tmp_path, fake_mp, no_env_key):
     path = fetch_chemsys("O-Li", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
 
     assert path == tmp_path / "mp_api" / "Li-O.parquet"
-    assert _only_fetch_files(tmp_path) == ["mp_api", "mp_api/Li-O.parquet"]
+    assert _only_fetch_files(tmp_path) == ["mp_api", "mp_api/Li-O.parquet", "mp_api/Li-O.parquet.sha256"]
 
     # what mp-api asked for, over the wire
     hb = fake_mp.data_requests("heartbeat")
@@ -309,7 +310,7 @@ def test_fetch_writes_mp_api_table(tmp_path, fake_mp, no_env_key):
     table, report = read_table(path)
     assert report == {"chemsys": "Li-O", "n_entries": 4}
     assert sorted(table.phase_id) == sorted(MATERIALS)
-    assert (table.source == "mp-api").all()
+    assert (table.source == "mp-api").all() and (table.origin == "mp-api").all()
     assert "mp-1138" not in set(table.material_id)
     t = table.set_index("phase_id")
 
@@ -348,19 +349,22 @@ def test_fetch_uses_env_key(tmp_path, fake_mp, monkeypatch):
     assert path.is_file()
 
 
+@pytest.mark.data
 def test_merge_fetched_replaces_li_o(tmp_path, fake_mp, no_env_key, store):
     fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
-    small = PhaseStore(store.select(["Li", "O", "F"]).copy(), dict(store.report), list(store.sources))
+    small = PhaseStore(store.select(["Li", "O", "F"]).copy(), dict(store.info_))
     before = small.select(["Li", "O"])
     assert len(before) > 0 and (before.source != "mp-api").any()
     li_f_before = small.table[small.table.chemsys.isin(["F", "F-Li"])].set_index("phase_id")
 
-    merged = merge_fetched(small, tmp_path)
+    rows, systems = read_fetched(tmp_path)
+    assert systems == ["Li-O"]
+    merged = small.with_phases(rows, replace_systems=systems)
 
     li_o = merged.select(["Li", "O"]).set_index("phase_id")
     assert sorted(li_o.index) == sorted(MATERIALS)
     assert (li_o.source == "mp-api").all()
-    assert "mp-api" in merged.sources
+    assert "mp-api" in merged.info_["sources"]
     # F and Li-F phases are kept as they were (Li is replaced: it is a subsystem of Li-O)
     li_f = merged.table[merged.table.chemsys.isin(["F", "F-Li"])].set_index("phase_id")
     assert sorted(li_f.index) == sorted(li_f_before.index)
@@ -376,12 +380,19 @@ def test_merge_fetched_replaces_li_o(tmp_path, fake_mp, no_env_key, store):
     assert row.energy_eV == pytest.approx(e_li2o, abs=1e-9)
     assert row.formation_energy_eV_per_atom == pytest.approx((e_li2o - 2 * e_li - e_o) / 3, abs=1e-9)
     assert row.e_above_hull_eV_per_atom == pytest.approx(0.0, abs=1e-6)
-    assert np.isnan(row.mp_e_above_hull_eV_per_atom)
+    assert np.isnan(row.placed_e_above_hull_eV_per_atom)
     assert row.band_gap_eV == LI2O_GAP
     s = MATERIALS["mp-1960"][0]
     assert row.molar_volume_cm3_per_mol == pytest.approx(s.volume * 1e-24 * N_A, rel=1e-6)
     found = merged.lookup("Li2O")
     assert found.phase_id == "mp-1960" and found.source == "mp-api"
+
+
+def test_damaged_fetched_file_is_named(tmp_path, fake_mp, no_env_key):
+    path = fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.raises(DataError, match="Li-O.parquet is damaged"):
+        read_fetched(tmp_path)
 
 
 # --------------------------------------------------------------------------- error paths

@@ -16,10 +16,12 @@ from ase.build import bulk
 from pymatgen.core import Composition, Lattice, Structure
 
 from screening import mlip, ranking
-from screening.data.store import PhaseStore, hull_energy_at
-from screening.data.user import merge_user_phases
+from screening.data.user import read_user_csv
 from screening.errors import DataError, InputError
-from screening.interphase import interphase
+from screening.interphases import interphase
+from screening.store import PhaseStore, add_phases
+
+pytestmark = [pytest.mark.mlip, pytest.mark.data]
 
 VOLUME_TOLERANCE = 0.08  # relaxed molar volume vs experiment
 ENERGY_TOLERANCE_EV_PER_ATOM = 0.080  # CHGNet vs MP's (MP2020-corrected) ground state
@@ -44,13 +46,24 @@ KNOWN = {"LiI": rocksalt(6.00, "Li", "I"), "LiF": rocksalt(4.03, "Li", "F"), "Li
          "Li2O": antifluorite_li2o(4.61)}
 
 
+def hull_energy_at(store, formula) -> float:
+    comp = Composition(formula)
+    ps = store.system([el.symbol for el in comp.elements])
+    return ps.hull_energy_per_atom(ps.vector(comp))
+
+
 @pytest.fixture(scope="module")
-def relaxed():
+def relaxer():
+    return mlip.Relaxer()
+
+
+@pytest.fixture(scope="module")
+def relaxed(relaxer):
     """One uncached relaxation per known salt, with its wall time (s)."""
     out = {}
     for f, s in KNOWN.items():
         t0 = time.perf_counter()
-        r = mlip.relax_structure(s, cache_dir=None)
+        r = mlip.relax_structure(s, cache_dir=None, relaxer=relaxer)
         out[f] = (r, time.perf_counter() - t0)
     return out
 
@@ -61,28 +74,29 @@ def mlcache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def with_li3ocl(store, mlcache):
-    return mlip.add_structures(store, antiperovskite_li3ocl(), names="Li3OCl-antiperovskite", cache_dir=mlcache)
+def with_li3ocl(store, mlcache, relaxer):
+    return mlip.add_structures(store, antiperovskite_li3ocl(), names="Li3OCl-antiperovskite", cache_dir=mlcache,
+                               relaxer=relaxer)
 
 
 @pytest.mark.parametrize("formula", list(KNOWN))
 def test_relaxed_volume_within_8_percent_of_experiment(store, relaxed, formula):
     r, _ = relaxed[formula]
     row = store.lookup(formula)
-    assert "experimental" in row.volume_source  # shared densities, not a DFT volume
+    assert row.volume_origin == "measured"  # measured densities, not a DFT volume
     assert r.molar_volume_cm3_per_mol == pytest.approx(row.molar_volume_cm3_per_mol, rel=VOLUME_TOLERANCE)
 
 
 @pytest.mark.parametrize("formula", list(KNOWN))
 def test_energy_within_80_meV_of_mp_ground_state(store, relaxed, formula):
     r, _ = relaxed[formula]
-    e_hull = hull_energy_at(store.table, Composition(formula))
+    e_hull = hull_energy_at(store, formula)
     assert store.lookup(formula).energy_per_atom_eV == pytest.approx(e_hull, abs=1e-9)  # MP's ground state
     assert abs(r.energy_eV_per_atom - e_hull) < ENERGY_TOLERANCE_EV_PER_ATOM
 
 
-def test_relax_result_is_complete_and_fast(relaxed):
-    for f, (r, seconds) in relaxed.items():
+def test_relax_result_is_complete(relaxed):
+    for f, (r, _) in relaxed.items():
         assert r.formula == f and r.relaxed and r.converged is True
         assert 0 <= r.n_steps < mlip.DEFAULT_STEPS and r.max_force_eV_per_A < mlip.DEFAULT_FMAX_EV_PER_A
         assert r.max_stress_GPa < 0.5
@@ -92,26 +106,26 @@ def test_relax_result_is_complete_and_fast(relaxed):
         per_fu = r.volume_A3_per_atom * Composition(f).num_atoms
         assert r.molar_volume_cm3_per_mol == pytest.approx(per_fu * mlip.AVOGADRO * 1e-24)
         assert r.structure is not None and r.structure.composition.reduced_formula == f
-        assert seconds < 60  # a few seconds on 2 cores; generous for a loaded CI machine
 
 
-def test_li3ocl_is_absent_from_mp_store(store):
-    with pytest.raises(InputError, match="not in the phase store"):
-        store.lookup("Li3OCl")
+def test_li3ocl_is_mp_metastable_phase(store):
+    row = store.lookup("Li3OCl")
+    assert row.phase_id == "mp-985585" and row.origin == "mp-legacy"
+    assert row.e_above_hull_eV_per_atom == pytest.approx(0.022, abs=0.002)  # its legacy e_above_hull
 
 
 def test_chgnet_phase_added_with_provenance_and_hull_distance(store, with_li3ocl):
     new, df = with_li3ocl
-    assert len(df) == 1 and len(new.table) == len(store.table) + 1
+    assert len(df) == 1 and len(new) == len(store) + 1
     res = df.iloc[0]
     comp = Composition("Li3OCl")
-    e_hull = hull_energy_at(store.table, comp)
+    e_hull = hull_energy_at(store, "Li3OCl")
     assert res.mp_hull_energy_eV_per_atom == pytest.approx(e_hull, abs=1e-12)
     assert res.e_above_hull_eV_per_atom == pytest.approx(res.energy_eV_per_atom - e_hull, abs=1e-12)
     # metastable vs Li2O + LiCl (DFT, MP: a few tens of meV/atom); CHGNet within its error of that
     assert 0.0 < res.e_above_hull_eV_per_atom < 0.08
-    row = new.lookup("Li3OCl")
-    assert row.phase_id == "chgnet:Li3OCl-antiperovskite"
+    row = new.lookup("chgnet:Li3OCl-antiperovskite")
+    assert row.origin == "chgnet"
     assert row.source == res.model and row.source.startswith("CHGNet ")
     assert row.run_type == "CHGNet" and "CHGNet" in row.volume_source
     assert row.e_above_hull_eV_per_atom == pytest.approx(res.e_above_hull_eV_per_atom, abs=1e-9)
@@ -128,27 +142,31 @@ def test_chgnet_phase_added_with_provenance_and_hull_distance(store, with_li3ocl
 
 def test_chgnet_phase_runs_through_interphase_and_screen(with_li3ocl):
     new, _ = with_li3ocl
-    ip = interphase(new, "Li3OCl")
+    ip = interphase(new, "chgnet:Li3OCl-antiperovskite")
     assert set(ip.products) == {"Li2O", "LiCl"}  # metastable: it falls apart at Li metal
     for v in (ip.li_reaction_energy_eV_per_atom, ip.volume_ratio, ip.electrolyte_reaction_energy_eV_per_atom,
               ip.precursor_e_above_hull_eV_per_atom, ip.min_product_band_gap_eV):
         assert v is not None and np.isfinite(v)
-    df = ranking.screen(new, ["Li3OCl", "LiI"])
-    row = df[df.candidate == "Li3OCl"].iloc[0]
+    df = ranking.screen(new, ["chgnet:Li3OCl-antiperovskite", "LiI"])
+    row = df[df.candidate == "chgnet:Li3OCl-antiperovskite"].iloc[0]
     assert row["error"] == ""
     for col in ("score", "li_reaction_energy_eV_per_atom", "volume_ratio", "e_above_hull_eV_per_atom",
                 "electrolyte_reaction_energy_eV_per_atom", "reduction_limit_V", "oxidation_limit_V"):
         assert np.isfinite(float(row[col])), col
-    assert "above the hull" in row["flags"]
+    assert any("above the hull" in w for w in row["warnings"])
 
 
 def test_results_cached_on_disk_and_reused(store, with_li3ocl, mlcache):
     _, first = with_li3ocl
     files = list((mlcache / mlip.CACHE_SUBDIR).iterdir())
     assert [p.suffix for p in files] == [".json"]  # one small JSON, no temp files left
-    t0 = time.perf_counter()
-    _, again = mlip.add_structures(store, antiperovskite_li3ocl(), cache_dir=mlcache)
-    assert time.perf_counter() - t0 < 30  # store merge only; relaxation skipped
+
+    class NoModel:  # a cached result needs no model
+        @property
+        def calculator(self):
+            raise AssertionError("relaxed again instead of reading the cache")
+
+    _, again = mlip.add_structures(store, antiperovskite_li3ocl(), cache_dir=mlcache, relaxer=NoModel())
     assert bool(again.cached.iloc[0]) and not bool(first.cached.iloc[0])
     for col in ("energy_eV_per_atom", "molar_volume_cm3_per_mol", "e_above_hull_eV_per_atom", "structure_hash"):
         assert again[col].iloc[0] == first[col].iloc[0]
@@ -161,25 +179,25 @@ def test_results_cached_on_disk_and_reused(store, with_li3ocl, mlcache):
     assert mlip.relax_structure(antiperovskite_li3ocl(), relax=False, cache_dir=mlcache / "x").cached
 
 
-def test_file_and_ase_inputs_agree(tmp_path):
+def test_file_and_ase_inputs_agree(tmp_path, relaxer):
     s = KNOWN["LiF"]
     cif, poscar = tmp_path / "LiF.cif", tmp_path / "POSCAR"
     s.to(filename=str(cif))
     s.to(filename=str(poscar), fmt="poscar")
-    ref = mlip.relax_structure(s, relax=False)
+    ref = mlip.relax_structure(s, relax=False, relaxer=relaxer)
     atoms = bulk("LiF", "rocksalt", a=4.03, cubic=True)
     for item in (cif, str(poscar), atoms):
-        r = mlip.relax_structure(item, relax=False)
+        r = mlip.relax_structure(item, relax=False, relaxer=relaxer)
         assert r.energy_eV_per_atom == pytest.approx(ref.energy_eV_per_atom, abs=1e-5)
         assert r.volume_A3_per_atom == pytest.approx(4.03**3 / 8, rel=1e-6)  # unrelaxed: input cell kept
-    assert mlip.relax_structure(cif, relax=False).structure_hash == ref.structure_hash
+    assert mlip.relax_structure(cif, relax=False, relaxer=relaxer).structure_hash == ref.structure_hash
 
 
-def test_chgnet_phase_below_mp_hull_is_flagged(store, mlcache):
+def test_chgnet_phase_below_mp_hull_is_flagged(store, mlcache, relaxer):
     # a store whose Li-F system lacks LiF: the CHGNet LiF is far below that hull
     t = store.select(["Li", "F"])
-    no_lif = PhaseStore(t[t.formula != "LiF"], dict(store.report))
-    new, df = mlip.add_structures(no_lif, KNOWN["LiF"], cache_dir=mlcache)
+    no_lif = PhaseStore(t[t.formula != "LiF"], dict(store.info_))
+    new, df = mlip.add_structures(no_lif, KNOWN["LiF"], cache_dir=mlcache, relaxer=relaxer)
     assert df.e_above_hull_eV_per_atom.iloc[0] < -1.0
     assert "below the MP hull" in df.warning.iloc[0]
     row = new.lookup("LiF")
@@ -189,8 +207,8 @@ def test_chgnet_phase_below_mp_hull_is_flagged(store, mlcache):
 def test_user_csv_export_round_trips(store, with_li3ocl, tmp_path):
     _, df = with_li3ocl
     path = mlip.to_user_csv(df, tmp_path / "chgnet_phases.csv")
-    s2 = merge_user_phases(store, path)
-    row = s2.lookup("Li3OCl")
+    s2 = add_phases(store, read_user_csv(path))
+    row = s2.lookup("user:Li3OCl-antiperovskite")
     assert row.energy_per_atom_eV == pytest.approx(df.energy_eV_per_atom.iloc[0], abs=1e-9)
     assert row.molar_volume_cm3_per_mol == pytest.approx(df.molar_volume_cm3_per_mol.iloc[0], rel=1e-9)
 
@@ -213,7 +231,7 @@ def test_friendly_errors(store, tmp_path):
     _one_line(e, "junk.cif", "cannot read")
     # elements outside the store
     t = store.select(["Li", "O", "Cl"])
-    small = PhaseStore(t, dict(store.report))
+    small = PhaseStore(t, dict(store.info_))
     with pytest.raises(DataError) as e:
         mlip.add_structures(small, KNOWN["LiI"])
     _one_line(e, "element(s) I not in the phase store")
@@ -236,48 +254,48 @@ def test_friendly_errors(store, tmp_path):
 
 def test_missing_chgnet_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "chgnet", None)  # import chgnet -> ImportError
-    monkeypatch.setattr(mlip, "_CALC", None)
     with pytest.raises(DataError) as e:
         mlip.relax_structure(KNOWN["LiF"])
-    assert str(e.value) == "CHGNet is not installed: pip install -e '.[mlip]'"
+    assert str(e.value) == "CHGNet is not installed: pip install 'screening[mlip]'"
 
 
-def test_band_gap_given_by_user_is_kept(store, mlcache):
-    new, df = mlip.add_structures(store, antiperovskite_li3ocl(), band_gap_eV=6.4, names="Li3OCl-gap", cache_dir=mlcache)
-    row = new.table[new.table.phase_id == "chgnet:Li3OCl-gap"].iloc[0]
+def test_band_gap_given_by_user_is_kept(store, mlcache, relaxer):
+    new, df = mlip.add_structures(store, antiperovskite_li3ocl(), band_gap_eV=6.4, names="Li3OCl-gap", cache_dir=mlcache,
+                                  relaxer=relaxer)
+    row = new.lookup("chgnet:Li3OCl-gap")
     assert row.band_gap_eV == 6.4 and "user" in row.band_gap_source
     assert df.band_gap_eV.iloc[0] == 6.4
     assert isinstance(df, pd.DataFrame)
 
 
-def test_cli_add_structure_end_to_end(run_cli, tmp_path):
+def test_cli_add_structure_end_to_end(cli, tmp_path):
     """A CIF file through the console command: relaxed, placed on the MP hull, screened vs LLZO."""
     cif = tmp_path / "Li3OCl.cif"
     antiperovskite_li3ocl().to(filename=str(cif))
     csv = tmp_path / "phases.csv"
-    proc = run_cli("add-structure", str(cif), "--name", "Li3OCl-cli", "--electrolyte", "Li7La3Zr2O12",
-                   "--out", str(csv), "--json", check_rc=0)
+    r = cli("add-structure", cif, "--name", "Li3OCl-cli", "--electrolyte", "Li7La3Zr2O12", "--out", csv, "--json")
+    assert r.code == 0, r.err
     import json
 
-    res = json.loads(proc.stdout)
+    res = json.loads(r.out)
     (phase,) = res["phases"]
     assert phase["phase_id"] == "chgnet:Li3OCl-cli" and 0.0 < phase["e_above_hull_eV_per_atom"] < 0.08
     (row,) = res["screen"]
-    assert row["candidate"] == "Li3ClO" and row["rank"] == 1  # pymatgen's reduced formula of Li3OCl
+    assert row["candidate"] == "chgnet:Li3OCl-cli" and row["formula"] == "Li3ClO" and row["rank"] == 1
     assert row["error"] == "" and row["interphase"] == "Li2O + LiCl"
     # the exported CSV feeds any other command
-    proc = run_cli("--phases", str(csv), "phase", "Li3OCl", "--json", check_rc=0)
-    assert json.loads(proc.stdout)[0]["e_above_hull_eV_per_atom"] == pytest.approx(phase["e_above_hull_eV_per_atom"], abs=1e-4)
+    r = cli("--phases", csv, "phase", "user:Li3OCl-cli", "--json")
+    assert json.loads(r.out)[0]["e_above_hull_eV_per_atom"] == pytest.approx(phase["e_above_hull_eV_per_atom"], abs=1e-4)
 
 
 @pytest.mark.parametrize("args,word", [
     (("missing.cif",), "not found"),
     (("x.cif", "--fmax", "-1"), "--fmax"),
 ])
-def test_cli_add_structure_bad_input(run_cli, args, word):
-    proc = run_cli("add-structure", *args)
-    assert proc.returncode == 2 and word in proc.stderr and "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+def test_cli_add_structure_bad_input(cli, args, word):
+    r = cli("add-structure", *args)
+    assert r.code == 2 and word in r.err and "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1
 
 
 def test_folder_of_structures(store, tmp_path, mlcache):
@@ -290,7 +308,7 @@ def test_folder_of_structures(store, tmp_path, mlcache):
     new, df = mlip.add_structures(store, folder, relax=False, cache_dir=mlcache,
                                   progress=lambda done, total, label: seen.append((done, total)))
     assert sorted(df.formula) == ["LiCl", "LiF"] and seen == [(1, 2), (2, 2)]
-    assert len(new.table) == len(store.table) + 2
+    assert len(new) == len(store) + 2
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match="holds no structure files"):

@@ -2,7 +2,7 @@
 
 The kernel is the ipykernel "python3" kernel, which jupyter_client launches with the interpreter
 running pytest (sys.executable); the last, appended cell checks that.  The kernel inherits this
-process's environment, so SCREENING_SHARED / SCREENING_CACHE reach the notebooks' open_store().
+process's environment.
 """
 
 import os
@@ -14,6 +14,7 @@ import nbclient
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.data
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ["01_llzo_lii_case_study.ipynb", "02_screening_a_list.ipynb", "03_hypothetical_candidate.ipynb"]
 CELL_TIMEOUT_S = 300
@@ -24,7 +25,7 @@ def test_notebook_list_is_complete():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs(name, store):  # ``store`` (conftest): builds the phase cache once, before any kernel starts
+def test_notebook_runs(name):
     path = NOTEBOOKS / name
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata.kernelspec.name == "python3"

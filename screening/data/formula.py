@@ -108,6 +108,8 @@ def reduced_formula(comp: Composition) -> str:
     """Integer reduced formula; fractional amounts are turned into their integer ratio
     (Li0.5I0.5 -> LiI); InputError when no ratio with denominators up to 1000 fits to 1e-6."""
     amounts = comp.get_el_amt_dict()
+    if all(float(v).is_integer() for v in amounts.values()):
+        return comp.reduced_formula
     fracs = {el: Fraction(v).limit_denominator(1000) for el, v in amounts.items()}
     if any(f == 0 or abs(float(f) - v) > 1e-6 * max(1.0, v) for f, v in zip(fracs.values(), amounts.values(), strict=True)):
         raise InputError(f"non-stoichiometric amounts in {comp.formula}: give integer or simple fractional amounts")

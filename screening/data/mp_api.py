@@ -87,6 +87,7 @@ def fetch_chemsys(chemsys: str, cache: Path, api_key: str | None = None, endpoin
         raise DataError(f"Materials Project returned no GGA/GGA+U entries for {'-'.join(els)}: check the elements")
     rows = entries_to_rows(entries, {str(d.material_id): d.band_gap for d in docs})
     path = folder / f"{'-'.join(els)}.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
     cache_io.write_table(rows, {"chemsys": "-".join(els), "n_entries": len(rows)}, path)
     return path
 

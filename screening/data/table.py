@@ -32,7 +32,7 @@ FLOAT_COLUMNS = [
     "n_atoms", "energy_eV", "raw_energy_eV", "correction_eV", "energy_per_atom_eV",
     "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom", "placed_e_above_hull_eV_per_atom",
     "converted_minus_placed_eV_per_atom", "band_gap_eV", "band_gap_pbe_eV", "density_g_cm3",
-    "molar_volume_cm3_per_mol",
+    "molar_volume_cm3_per_mol", "dft_molar_volume_cm3_per_mol",
 ]
 STR_COLUMNS = [
     "phase_id", "material_id", "formula", "composition", "chemsys", "origin", "source", "run_type",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from screening.errors import InputError
+from screening.interphases import interphase
 from screening.ranking.candidates import all_li_candidates, as_candidates, load_candidates
 from screening.ranking.rows import ROW_COLUMNS, evaluate, evaluate_all
 from screening.ranking.scoring import explain, pareto_fronts, rank
@@ -75,7 +76,7 @@ def filter_ranking(df: pd.DataFrame, settings: Settings | None = None, max_red_V
     settings = settings or Settings()
     if max_red_V is None and not (insulating_only or li_stable or electrolyte_stable):
         return df, 0
-    keep = (df["error"].fillna("") == "").to_numpy()
+    keep = (df["error"].fillna("") == "").to_numpy().copy()
     limit = settings.max_e_hull_eV_per_atom
     limit = settings.tolerance_eV_per_atom if limit is None else limit
     keep &= (pd.to_numeric(df["e_above_hull_eV_per_atom"], errors="coerce") <= limit + 1e-9).to_numpy()
@@ -93,8 +94,6 @@ def filter_ranking(df: pd.DataFrame, settings: Settings | None = None, max_red_V
 
 def seed_case(store, electrolyte: str = "Li7La3Zr2O12") -> dict:
     """The LLZO / LiI story: electrolyte window, electrolyte|Li, LiI|Li, I2 -> LiI interphase."""
-    from screening.interphases import interphase
-
     return {
         "electrolyte_window": window(store, electrolyte),
         "lii_window": window(store, "LiI"),

@@ -56,6 +56,8 @@ def load_candidates(path: Path | str | None = None) -> pd.DataFrame:
         df, name = _read(files.shipped(files.CANDIDATES), "candidates.csv"), "candidates.csv"
     else:
         p = Path(path)
+        if "\0" in str(p) or not str(path).strip():
+            raise InputError(f"candidate file {str(path)!r}: give a path without NUL characters")
         if p.is_dir():
             raise InputError(f"candidate file {p} is a folder: give a CSV file")
         df, name = _read(p, str(p)), str(p)

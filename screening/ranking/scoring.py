@@ -220,9 +220,9 @@ def explain(df: pd.DataFrame, candidate: str, settings: Settings | None = None) 
         f"weights; unknown counts {UNKNOWN_SUB_SCORE}) = {r.score:.4f}",
     ]
     if r.tie_break:
-        lines.append(f"tied score broken by {r.tie_break}")
-    elif str(r.rank_label).startswith("="):
-        lines.append("tied score shares its rank (no secondary key separates it)")
+        lines.append(f"tied score ordered by {r.tie_break}")
+    if str(r.rank_label).startswith("="):
+        lines.append("equal score shares its rank" + (" (equal tie-break value too)" if r.tie_break else " (no secondary key separates it)"))
     for wtxt in r.warnings:
         lines.append(f"warning: {wtxt}")
     return "\n".join(lines)

@@ -14,10 +14,13 @@ import json
 import pandas as pd
 
 from screening import provenance as prov_mod
+from screening.outputs import write_folder
 from screening.report import interactive
 from screening.report.tables import (FORMATS, TABLE_COLUMNS, cell, flat_frame, markdown_table, records,
                                      write_file)
 from screening.settings import Settings
+from screening.thermo.reactions import reaction_curve
+from screening.thermo.windows import window
 
 __all__ = ["FORMATS", "TABLE_COLUMNS", "records", "markdown_table", "write_file", "write_report", "report_files",
            "seed_case_text", "method_text"]
@@ -84,9 +87,6 @@ def _png(fig) -> bytes:
 def _figure_inputs(store, df: pd.DataFrame, settings: Settings, n_curves: int = 3):
     """Windows of the electrolyte and the top candidates' interphases, and the reaction curves of
     the top candidates' interphase products with the electrolyte (the same kernel as the table)."""
-    from screening.thermo.reactions import reaction_curve
-    from screening.thermo.windows import window
-
     ok = df[df["error"].fillna("") == ""]
     names = [settings.electrolyte]
     for r in ok.head(20).itertuples():
@@ -133,8 +133,6 @@ def write_report(store, df: pd.DataFrame, folder, settings: Settings | None = No
                  seed: str = ""):
     """Write a report folder (``screening.outputs.write_folder`` rules: a folder this tool did not
     write is refused, files it did not create are kept)."""
-    from screening.outputs import write_folder
-
     settings = settings or Settings()
     provenance = provenance or prov_mod.record(settings, store=store)
     return write_folder(folder, report_files(store, df, settings, provenance, seed))

@@ -14,7 +14,9 @@ linear programming (one LP per question; HiGHS solves these in about a milliseco
 * the lithiation profile: the equilibria of a composition vs mu_Li (``get_element_profile``).
 
 :func:`hull_energies_per_atom` answers the hull energy of every row of a phase table at once,
-for finishing a store.  :func:`solve_lp` is the only call of the LP solver in the package.
+for finishing a store.  :func:`solve_lp` is the only call of the LP solver in the package (HiGHS,
+through its own Python binding highspy: the same solver scipy's ``linprog`` wraps, without
+importing scipy.optimize, which costs 0.2 s at start-up, or its per-call checks).
 
 Units: energies in eV (per stored formula unit ``energies``, per atom where named), amounts in
 atoms, chemical potentials in eV/atom.
@@ -22,11 +24,12 @@ atoms, chemical potentials in eV/atom.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy.optimize import linprog
+from highspy import _core as highs
 
 #: Weights below this are numerical noise, not products.
 WEIGHT_TOL = 1e-7
@@ -44,13 +47,57 @@ class LPResult:
     x: np.ndarray
 
 
+def _announce_quietly() -> None:
+    """HiGHS prints a banner on stdout when the first solver of a process is made; make that one
+    with stdout pointed at /dev/null (``--json`` output must stay pure)."""
+    try:
+        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no stdout to protect
+        highs._Highs()
+        return
+    try:
+        os.dup2(null, 1)
+        highs._Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+_announce_quietly()
+
+
 def solve_lp(c, a_eq, b_eq, bounds=(0, None)) -> LPResult | None:
-    """min c.x subject to a_eq x = b_eq and bounds; None when infeasible or unbounded."""
-    res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    if res.status != 0:
+    """min c.x subject to a_eq x = b_eq and bounds (one (low, high) pair for all variables or one
+    per variable, None for unbounded); None when infeasible or unbounded.  HiGHS, via highspy."""
+    c = np.asarray(c, dtype=float)
+    a = np.asarray(a_eq, dtype=float)
+    b = np.asarray(b_eq, dtype=float)
+    m, n = a.shape
+    if isinstance(bounds, tuple):
+        bounds = [bounds] * n
+    lower = np.array([-highs.kHighsInf if lo is None else lo for lo, _ in bounds], dtype=float)
+    upper = np.array([highs.kHighsInf if hi is None else hi for _, hi in bounds], dtype=float)
+    at = a.T
+    nz = at != 0
+    lp = highs.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lower, upper
+    lp.row_lower_ = lp.row_upper_ = b
+    lp.a_matrix_.format_ = highs.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+    lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(nz.sum(axis=1))]).astype(np.int32)
+    lp.a_matrix_.index_ = np.nonzero(nz)[1].astype(np.int32)
+    lp.a_matrix_.value_ = at[nz]
+    solver = highs._Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.passModel(lp)
+    solver.run()
+    if solver.getModelStatus() != highs.HighsModelStatus.kOptimal:
         return None
-    x = np.where(np.abs(res.x) < WEIGHT_TOL, 0.0, res.x)
-    return LPResult(float(res.fun), x)
+    x = np.array(solver.getSolution().col_value)
+    x = np.where(np.abs(x) < WEIGHT_TOL, 0.0, x)
+    return LPResult(float(solver.getInfo().objective_function_value), x)
 
 
 @dataclass(frozen=True)
@@ -332,28 +379,49 @@ class HullSystem:
 
 # --------------------------------------------------------------------------- whole tables
 def hull_energies_per_atom(fractions: np.ndarray, energy_per_atom: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                           rows=None) -> np.ndarray:
-    """Hull energy (eV/atom) at the composition of each row in ``rows`` (default all), from the
-    phases whose elements lie within that row's chemical system.
+                           on_hull_tol: float = 1e-8) -> np.ndarray:
+    """Hull energy (eV/atom) at the composition of every row, from the phases within its
+    chemical system.
 
     ``fractions`` (n_phases, n_elements) are atomic fractions; ``lo``/``hi`` the element bit masks
-    of each row (``screening.data.formula``).  Rows of one chemical system share their phase set.
-    NaN where an element has no elemental phase.
+    of each row (``screening.data.formula``).  Chemical systems are taken by increasing number of
+    elements; the candidates of a system are its own rows plus the rows found on the hull of its
+    proper subsystems (a phase above a subsystem's hull is never a vertex of a larger hull), one
+    LP per row.  NaN where an element has no elemental phase or the energy is not finite.
     """
-    rows = np.arange(len(energy_per_atom)) if rows is None else np.asarray(rows)
-    out = np.full(len(rows), np.nan)
-    cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-    for k, i in enumerate(rows):
-        key = (int(lo[i]), int(hi[i]))
-        if key not in cache:
-            sub = np.nonzero(((lo & ~lo[i]) == 0) & ((hi & ~hi[i]) == 0))[0]
-            cols = np.nonzero(fractions[sub].any(axis=0))[0]
-            cache[key] = (sub, cols)
-        sub, cols = cache[key]
-        if len(sub) == 1:
-            out[k] = energy_per_atom[sub[0]]
-            continue
-        res = solve_lp(energy_per_atom[sub], fractions[np.ix_(sub, cols)].T, fractions[i, cols])
-        if res is not None:
-            out[k] = res.value
+    n = len(energy_per_atom)
+    out = np.full(n, np.nan)
+    valid = ((lo != 0) | (hi != 0)) & np.isfinite(energy_per_atom)
+    idx = np.nonzero(valid)[0]
+    n_el = np.array([int(a).bit_count() + int(b).bit_count() for a, b in zip(lo[idx], hi[idx], strict=True)], dtype=int)
+    order = idx[np.lexsort((hi[idx], lo[idx], n_el))]
+    on_idx: list[int] = []  # rows found on the hull so far
+    a_lo = a_hi = np.zeros(0, np.uint64)
+    a_idx = np.zeros(0, np.int64)
+    full = 2**64 - 1
+    start = 0
+    while start < len(order):
+        m_lo, m_hi = lo[order[start]], hi[order[start]]
+        end = start
+        while end < len(order) and lo[order[end]] == m_lo and hi[order[end]] == m_hi:
+            end += 1
+        rows = order[start:end]
+        start = end
+        if len(a_idx) != len(on_idx):
+            a_idx = np.array(on_idx, np.int64)
+            a_lo, a_hi = lo[a_idx], hi[a_idx]
+        inside = ((a_lo & np.uint64(~int(m_lo) & full)) == 0) & ((a_hi & np.uint64(~int(m_hi) & full)) == 0)
+        cand = np.concatenate([a_idx[inside], rows])
+        cols = np.nonzero(fractions[cand].any(axis=0))[0]
+        fc, ec = fractions[np.ix_(cand, cols)], energy_per_atom[cand]
+        if len(cols) == 1:
+            h = np.full(len(rows), ec.min())
+        else:
+            h = np.full(len(rows), np.nan)
+            for k, i in enumerate(rows):
+                res = solve_lp(ec, fc.T, fractions[i, cols])
+                if res is not None:
+                    h[k] = res.value
+        out[rows] = h
+        on_idx.extend(int(i) for i in rows[energy_per_atom[rows] - h <= on_hull_tol])
     return out

@@ -32,6 +32,7 @@ from screening.errors import InputError
 from screening.results import Caveat, CaveatKind, Result, unique_caveats
 from screening.settings import DFT_TOLERANCE_EV_PER_ATOM
 from screening.thermo import caveats
+from screening.thermo.windows import window
 
 LI = Element("Li")
 
@@ -125,7 +126,7 @@ def _react(store, row_a, row_b, open_li_V, tolerance) -> Reaction:
     els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
     if open_li_V is not None:
         els |= {"Li"}
-    ps = store.system(els)
+    ps = store.system(els, include=[row_a.phase_id, row_b.phase_id])
     ia, ib = ps.index_of(row_a.phase_id), ps.index_of(row_b.phase_id)
     mu = None if open_li_V is None else ps.element_energy("Li") - open_li_V
     ehull = (max(0.0, float(row_a.e_above_hull_eV_per_atom)), max(0.0, float(row_b.e_above_hull_eV_per_atom)))
@@ -200,8 +201,6 @@ def _react(store, row_a, row_b, open_li_V, tolerance) -> Reaction:
 
 
 def _outside_window(store, row, volts: float, d: float) -> Caveat:
-    from screening.thermo.windows import window
-
     w = window(store, row.phase_id)
     ox = "no Li to remove" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.2f} V"
     return Caveat(CaveatKind.OUTSIDE_WINDOW,
@@ -221,7 +220,7 @@ def reaction_curve(store, a, b, open_li_V: float | None = None) -> list[tuple[fl
     els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
     if open_li_V is not None:
         els |= {"Li"}
-    ps = store.system(els)
+    ps = store.system(els, include=[ra.phase_id, rb.phase_id])
     ia, ib = ps.index_of(ra.phase_id), ps.index_of(rb.phase_id)
     mu = None if open_li_V is None else ps.element_energy("Li") - float(open_li_V)
     fa, fb = ps.point(ps.amounts[ia], mu), ps.point(ps.amounts[ib], mu)

@@ -67,7 +67,7 @@ def _prepare(store, phase):
     comp = Composition(row.composition)
     if comp.reduced_formula == "Li":
         raise InputError("Li metal is the reference electrode: its window is not defined; give another phase")
-    ps = store.system({el.symbol for el in comp.elements} | {"Li"})
+    ps = store.system({el.symbol for el in comp.elements} | {"Li"}, include=[row.phase_id])
     return store, row, comp, ps, ps.index_of(row.phase_id), ps.element_energy("Li")
 
 

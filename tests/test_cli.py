@@ -1,0 +1,277 @@
+"""The command line, in-process: output contract, every row out, provenance, bad input (one line,
+exit 2, nothing written), outputs that keep what a path is."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from screening import __version__, ranking
+
+pytestmark = pytest.mark.data
+
+
+def _listing(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+# --------------------------------------------------------------------------- conventions
+def test_version_and_help(cli):
+    r = cli("--version")
+    assert r.code == 0 and r.out.strip() == f"screening {__version__}"
+    r = cli("-h")
+    assert r.code == 0 and "Usage: screening" in r.out and "lithiate" in r.out
+    for cmd in ("screen", "window", "react", "interphase", "lithiate", "explain", "demo", "data"):
+        h = cli(cmd, "--help")
+        assert h.code == 0 and "<bool>" not in h.out and "Usage:" in h.out
+
+
+def test_json_shapes(cli):
+    windows = json.loads(cli("window", "LiI", "Li7La3Zr2O12", "--json").out)
+    assert isinstance(windows, list) and [w["formula"] for w in windows] == ["LiI", "Li7La3Zr2O12"]
+    assert windows[1]["material_id"] == "mp-942733" and isinstance(windows[1]["warnings"], list)
+    rx = json.loads(cli("react", "Li7La3Zr2O12", "Li", "--json").out)
+    assert isinstance(rx, dict) and rx["products"] == ["La2O3", "Li2O", "Zr4O"] and rx["energy_basis"] == "eV per atom of mixture"
+    ips = json.loads(cli("interphase", "I2", "ZnO", "--json").out)
+    assert [i["precursor"] for i in ips] == ["I2", "ZnO"] and ips[0]["electronic_character"] == "insulating"
+    paths = json.loads(cli("lithiate", "Al2O3", "--json").out)
+    assert paths[0]["precursor"] == "Al2O3" and paths[0]["stages"][0]["products"] == ["Al", "LiAl5O8"]
+    phases = json.loads(cli("phase", "LiI", "LiI:mp-22899", "--json").out)
+    assert [p["phase_id"] for p in phases] == ["mp-570935", "mp-22899"]
+    info = json.loads(cli("data", "info", "--json").out)
+    assert info["n_phases"] == info["n_hull_phases"] + info["n_metastable_phases"]
+    rows = json.loads(cli("screen", "I2", "LiF", "--json").out)
+    assert isinstance(rows, list) and {r["candidate"] for r in rows} == {"I2", "LiF"}
+    assert isinstance(rows[0]["warnings"], list)
+
+
+def test_status_lines_on_stderr(cli, tmp_path):
+    r = cli("screen", "I2", "LiF", "--format", "csv", "--out", tmp_path / "r.csv")
+    assert r.code == 0 and r.out == "" and "2 rows written" in r.err
+
+
+# --------------------------------------------------------------------------- every row out
+def test_every_row_comes_out(cli):
+    rows = json.loads(cli("screen", "LiI", "Li5O3", "Li3N", "--json").out)
+    assert [r["candidate"] for r in rows if r["error"]] == ["Li5O3"]
+    assert len(rows) == 3 and "not in the phase store" in rows[-1]["error"] and rows[-1]["rank"] is None
+
+
+def test_filters_say_what_they_removed(cli):
+    r = cli("screen", "LiI", "Li5O3", "ZnO", "LiF", "--insulating-only", "--json")
+    rows = json.loads(r.out)
+    assert {x["candidate"] for x in rows} == {"LiI", "LiF"}
+    assert "2 of 4 rows removed by the filters" in r.err
+
+
+def test_candidate_csv_rows(cli, tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("formula,kind\nLiI,interlayer\nLi5O3,interlayer\nI2,\n")
+    rows = json.loads(cli("screen", "--candidates", p, "--json").out)
+    assert [r["candidate"] for r in sorted(rows, key=lambda r: r["candidate"])] == ["I2", "Li5O3", "LiI"]
+    assert {r["candidate"]: r["kind"] for r in rows}["I2"] == "precursor"  # guessed
+
+
+@pytest.mark.parametrize("body,word", [
+    ("formula,kind\n", "has no candidates"),
+    ("formula,kind\nLiI,interlayer\nLi2O-,interlayer\n", "row 3: malformed formula 'Li2O-'"),
+    ("formula,kind\nLiI,coating\n", "row 2: kind 'coating'"),
+    ("name,kind\nLiI,interlayer\n", "no 'formula' column"),
+    ("formula\nLi1e400O\n", "exponents are not allowed"),
+])
+def test_bad_candidate_files(cli, tmp_path, body, word):
+    p = tmp_path / "c.csv"
+    p.write_text(body)
+    r = cli("screen", "--candidates", p)
+    assert r.code == 2 and word in r.err and len(r.err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- outputs
+def test_formats_and_provenance(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    for fmt in ("csv", "json", "md", "parquet"):
+        out = tmp_path / f"r.{fmt}"
+        assert cli("screen", "I2", "LiF", "ZnO", "--format", fmt, "--out", out).code == 0
+    prov = json.loads((tmp_path / "r.csv.provenance.json").read_text())
+    assert prov["version"] == __version__ and prov["date"] == "2023-11-14T22:13:20+00:00"
+    assert prov["parameters"]["tolerance_eV_per_atom"] == 0.02 and "CC BY 4.0" in prov["attribution"]
+    assert prov["command"].startswith("screening screen I2 LiF ZnO --format csv")
+    assert len(pd.read_csv(tmp_path / "r.csv")) == 3
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["provenance"]["version"] == __version__ and len(doc["records"]) == 3
+    import pyarrow.parquet as pq
+
+    meta = pq.read_table(tmp_path / "r.parquet").schema.metadata
+    assert json.loads(meta[b"screening_provenance"])["attribution"].startswith("MP data: CC BY 4.0")
+    assert "MP data: CC BY 4.0" in (tmp_path / "r.md").read_text()
+
+
+def test_outputs_are_byte_identical(cli, tmp_path, monkeypatch):
+    """The same command twice (same output paths: the command is part of the provenance)."""
+    import shutil
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    saved = {}
+    for k in (1, 2):
+        assert cli("screen", "I2", "LiF", "ZnO", "Al2O3", "--format", "html", "--out", tmp_path / "rep").code == 0
+        for fmt in ("csv", "json", "parquet"):
+            assert cli("screen", "I2", "LiF", "--format", fmt, "--out", tmp_path / f"r.{fmt}").code == 0
+        if k == 1:
+            shutil.copytree(tmp_path / "rep", tmp_path / "first")
+            saved = {fmt: (tmp_path / f"r.{fmt}").read_bytes() for fmt in ("csv", "json", "parquet")}
+    for name in sorted(os.listdir(tmp_path / "first")):
+        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "rep" / name).read_bytes(), name
+    for fmt, data in saved.items():
+        assert (tmp_path / f"r.{fmt}").read_bytes() == data, fmt
+
+
+def test_report_states_the_parameters_used(cli, tmp_path):
+    r = cli("screen", "I2", "LiF", "--format", "html", "--out", tmp_path / "rep", "--tolerance", "0.05", "--gap", "0.5")
+    assert r.code == 0
+    page = (tmp_path / "rep" / "report.html").read_text()
+    md = (tmp_path / "rep" / "report.md").read_text()
+    for text in (page, md):
+        assert "50 meV/atom" in text and "0.5 eV" in text and "20 meV/atom" not in text
+    assert '<meta name="viewport"' in page and "Plotly.newPlot" in page and 'src="http' not in page
+
+
+def test_report_rerun_keeps_user_files(cli, tmp_path):
+    folder = tmp_path / "rep"
+    assert cli("screen", "I2", "LiF", "--format", "html", "--out", folder).code == 0
+    (folder / "notes.txt").write_text("mine")
+    (folder / "figs").mkdir()
+    assert cli("screen", "I2", "ZnO", "--format", "html", "--out", folder).code == 0
+    assert (folder / "notes.txt").read_text() == "mine" and (folder / "figs").is_dir()
+    assert "ZnO" in (folder / "report.html").read_text()
+
+
+def test_out_symlink_is_written_through(cli, tmp_path):
+    target = tmp_path / "real.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert cli("screen", "LiF", "--format", "csv", "--out", link).code == 0
+    assert link.is_symlink() and target.read_text().startswith("rank,")
+
+
+def test_out_device_is_streamed(cli):
+    r = cli("screen", "LiF", "--format", "csv", "--out", "/dev/null")
+    assert r.code == 0 and os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+@pytest.mark.parametrize("args,word", [
+    (("screen", "LiF", "--format", "csv", "--out", "{tmp}"), "is a folder"),
+    (("screen", "LiF", "--format", "csv", "--out", "{tmp}/missing/r.csv"), "does not exist"),
+    (("screen", "LiF", "--format", "csv", "--out", "/sys/r.csv"), "not writable"),
+    (("screen", "LiF", "--format", "html", "--out", "{tmp}/file.txt"), "is a file"),
+    (("window", "LiI", "--plot", "{tmp}/w.txt"), ".png, .svg or .pdf"),
+    (("window", "LiI", "--plot", "{tmp}/missing/w.png"), "does not exist"),
+    (("demo", "--out", "{tmp}/file.txt"), "is a file"),
+])
+def test_bad_output_paths_fail_before_any_work(cli, tmp_path, monkeypatch, args, word):
+    (tmp_path / "file.txt").write_text("keep")
+
+    def never(*a, **k):
+        raise AssertionError("computed before checking the output path")
+
+    monkeypatch.setattr(ranking, "screen", never)
+    before = _listing(tmp_path)
+    r = cli(*[a.format(tmp=tmp_path) for a in args])
+    assert r.code == 2 and word in r.err and len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert _listing(tmp_path) == before and (tmp_path / "file.txt").read_text() == "keep"
+
+
+# --------------------------------------------------------------------------- bad input
+BAD = [
+    (("window", "Xx2O"), "unknown element"),
+    (("window", "Li1e400O"), "exponents are not allowed"),
+    (("window", "LiO0"), "is zero"),
+    (("window", "D2O"), "isotope"),
+    (("window", "Li"), "reference electrode"),
+    (("window", "LiI:mp-1"), "not in the store"),
+    (("react", "LiI", "LiI"), "both LiI"),
+    (("react", "LiI", "Li", "--open-li", "100"), "--open-li 100"),
+    (("react", "LiI", "Li", "--open-li", "nan"), "--open-li"),
+    (("react", "LiI", "Li", "--tolerance", "-1"), "--tolerance"),
+    (("interphase", "I2", "--electrolyte", "Li"), "cannot be Li metal"),
+    (("interphase", "I2", "--gap", "inf"), "--gap"),
+    (("lithiate", "Li"), "anode itself"),
+    (("screen", "--format", "xml"), "--format xml"),
+    (("screen", "--electrolyte", "Li7La3Zr2O13"), "not in the phase store"),
+    (("screen", "--electrolyte", "Li"), "cannot be Li metal"),
+    (("screen", "--anode", "Na"), "only Li metal"),
+    (("screen", "--weights", "li=abc"), "not a number"),
+    (("screen", "--weights", "li=1,li=2"), "given twice"),
+    (("screen", "--weights", "li=1e308,electrolyte=1e308,insulation=1e308"), "weight li"),
+    (("screen", "--candidates", "nope.csv"), "not found"),
+    (("screen", "LiI", "--candidates", "nope.csv"), "only one of them"),
+    (("screen", "--format", "html"), "needs --out"),
+    (("screen", "--top", "-1"), "--top -1"),
+    (("screen", "--stage", "half"), "--stage half"),
+    (("screen", "--max-e-hull", "100"), "--max-e-hull"),
+    (("screen", "LiI", "--json", "--format", "csv"), "disagree"),
+    (("screen", "LiI", "--workers", "1000"), "--workers 1000"),
+    (("screen", "LiI", "--scheduler", "garbage"), "not a Dask address"),
+    (("screen", "LiI", "--scheduler", ""), "not a Dask address"),
+    (("--phases", "nope.csv", "window", "LiI"), "--phases nope.csv not found"),
+    (("--shared", "nope", "window", "LiI"), "--shared nope is not a folder"),
+    (("explain", "Xx"), "unknown element"),
+    (("phase", "LiI:"), "give a phase id after the colon"),
+    (("fetch", "--chemsys", "Li-Qq"), "unknown element"),
+]
+
+
+@pytest.mark.parametrize("args,word", BAD)
+def test_bad_input_one_line_exit_2(cli, tmp_path, args, word):
+    before = _listing(tmp_path)
+    r = cli(*args)
+    assert r.code == 2, (r.out, r.err)
+    assert word in r.err and "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert _listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("body,word", [
+    ("formula,energy_eV\nLi3I,inf\n", "out of range"),
+    ("formula,energy_eV\nLi3I,-1e6\n", "out of range"),
+    ("formula,energy_eV,band_gap_eV\nLi3I,-6,-1\n", "band_gap_eV"),
+    ("formula,energy_eV,density_g_cm3\nLi3I,-6,0\n", "density_g_cm3"),
+    ("formula,energy_eV\nLi3I,abc\n", "not a number"),
+    ("formula,energy_eV\n", "has no rows"),
+    ("formula,name,energy_eV\nLi3I,a,-6\nLi3I,a,-6\n", "appears twice"),
+])
+def test_bad_user_phases(cli, tmp_path, body, word):
+    p = tmp_path / "p.csv"
+    p.write_text(body)
+    r = cli("--phases", p, "window", "LiI")
+    assert r.code == 2 and word in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_user_phases_are_used(cli, tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_text("formula,name,e_above_hull_eV_per_atom,band_gap_eV,density_g_cm3\nLi3OI,hypo,-0.05,4,3.7\n")
+    w = json.loads(cli("--phases", p, "window", "user:hypo", "--json").out)[0]
+    assert w["material_id"] == "user:hypo" and w["e_above_hull_eV_per_atom"] == 0.0
+
+
+def test_interrupt_exits_130_and_writes_nothing(store, tmp_path, monkeypatch, capsys):
+    from screening import cli as cli_mod
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ranking, "screen", interrupted)
+    out = tmp_path / "r.csv"
+    assert cli_mod.main(["screen", "LiI", "--format", "csv", "--out", str(out)]) == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted; nothing was written"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_explain(cli):
+    r = cli("explain", "LiF", "--json")
+    doc = json.loads(r.out)
+    text = "\n".join(doc["explanation"])
+    assert r.code == 0 and "s_insulation" in text and "score =" in text and doc["row"]["candidate"] == "LiF"
+    plain = cli("explain", "LiF").out
+    assert plain.startswith("LiF (interlayer") and "rank" in plain
