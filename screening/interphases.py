@@ -190,7 +190,7 @@ def lithiate(store, precursor, gap_threshold_eV: float = INSULATING_GAP_EV) -> L
     for s in profile[1:]:
         prods = ps.products(s.amounts)
         li = s.li - red[LI]
-        rows = ps.rows.iloc[[j for _, _, j in prods]]
+        rows = ps.rows_at([j for _, _, j in prods])
         props = product_properties(store, row, prods, li, gap_threshold_eV, rows)
         warns += caveats.for_rows(ps, [j for _, _, j in prods])
         stages.append(LithiationStage(
@@ -270,7 +270,7 @@ def interphase(store, precursor, electrolyte="Li7La3Zr2O12", gap_threshold_eV: f
     per_atom = d_e / n_atoms
     if abs(per_atom) < 1e-9:  # LP round-off of "no reaction"
         per_atom, d_e = 0.0, 0.0
-    rows = ps.rows.iloc[[j for _, _, j in prods]]
+    rows = ps.rows_at([j for _, _, j in prods])
     props = product_properties(store, row, prods, li_used, gap_threshold_eV, rows)
     warns = [*store.caveats_for(ps.elements), *props.warnings, *caveats.for_rows(ps, [j for _, _, j in prods])]
     e_el, el_products, el_text, within, el_name = None, (), "", None, None

@@ -36,12 +36,13 @@ LI = Element("Li")
 HULL_ROW_TOL = 1e-6
 
 
-def _amounts(elements, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(atoms of each element per stored formula unit, reduced formula units per stored one)."""
+def _amounts(elements, rows: pd.DataFrame, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(atoms of each element per stored formula unit, reduced formula units per stored one);
+    ``memo``: parsed compositions to reuse (a store keeps one)."""
     col = {el: k for k, el in enumerate(elements)}
     amounts = np.zeros((len(rows), len(elements)))
     units = np.ones(len(rows))
-    memo: dict[str, tuple[dict, float]] = {}
+    memo = {} if memo is None else memo
     for i, c in enumerate(rows.composition):
         if c not in memo:
             comp = Composition(c)
@@ -53,19 +54,43 @@ def _amounts(elements, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 class PhaseSet(HullSystem):
-    """The phases of one chemical system of a store: a :class:`HullSystem` plus its rows."""
+    """The phases of one chemical system of a store: a :class:`HullSystem` plus its rows (the
+    system's hull phases, and the phases a question is about appended by ``including``)."""
 
-    def __init__(self, elements, rows: pd.DataFrame, arrays: tuple[np.ndarray, np.ndarray] | None = None):
-        rows = rows.reset_index(drop=True)
-        amounts, units = arrays if arrays is not None else _amounts(elements, rows)
-        super().__init__(elements, amounts, rows.energy_eV.to_numpy(dtype=float))
-        self.rows = rows
-        self.ids = rows.phase_id.to_numpy(dtype=object)
-        self.formulas = rows.formula.to_numpy(dtype=object)
+    def __init__(self, elements, rows: pd.DataFrame, arrays: tuple[np.ndarray, np.ndarray] | None = None,
+                 extra: pd.DataFrame | None = None, memo: dict | None = None):
+        frames = [rows.reset_index(drop=True)] + ([extra.reset_index(drop=True)] if extra is not None else [])
+        amounts, units = arrays if arrays is not None else _amounts(elements, frames[0], memo)
+        energies = np.concatenate([f.energy_eV.to_numpy(dtype=float) for f in frames])
+        super().__init__(elements, amounts, energies)
+        self._frames = frames
+        self.ids = np.concatenate([f.phase_id.to_numpy(dtype=object) for f in frames])
+        self.formulas = np.concatenate([f.formula.to_numpy(dtype=object) for f in frames])
         #: reduced formula units per stored formula unit of each row
         self.reduced_units = units
         self._index = {pid: i for i, pid in enumerate(self.ids)}
         self._extended: dict[tuple, PhaseSet] = {}
+        self._columns: dict[str, np.ndarray] = {}
+        self._memo = memo
+
+    def values(self, column: str) -> np.ndarray:
+        """One column of every row, as an array (cached)."""
+        if column not in self._columns:
+            self._columns[column] = np.concatenate([f[column].to_numpy() for f in self._frames])
+        return self._columns[column]
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Every row of the set, in order."""
+        return pd.concat(self._frames, ignore_index=True) if len(self._frames) > 1 else self._frames[0]
+
+    def rows_at(self, indices) -> pd.DataFrame:
+        """The rows at these positions, in that order."""
+        indices = [int(i) for i in indices]
+        n0 = len(self._frames[0])
+        if all(i < n0 for i in indices):
+            return self._frames[0].iloc[indices]
+        return pd.concat([self._frames[0].iloc[[i]] if i < n0 else self._frames[1].iloc[[i - n0]] for i in indices])
 
     def index_of(self, phase_id: str) -> int:
         return self._index[phase_id]
@@ -77,9 +102,12 @@ class PhaseSet(HullSystem):
             return self
         key = tuple(new.phase_id)
         if key not in self._extended:
-            amounts, units = _amounts(self.elements, new)
-            self._extended[key] = PhaseSet(self.elements, pd.concat([self.rows, new], ignore_index=True),
-                                           (np.vstack([self.amounts, amounts]), np.concatenate([self.reduced_units, units])))
+            amounts, units = _amounts(self.elements, new, self._memo)
+            base = self._frames[0]
+            extra = new if len(self._frames) == 1 else pd.concat([self._frames[1], new], ignore_index=True)
+            self._extended[key] = PhaseSet(self.elements, base, (np.vstack([self.amounts, amounts]),
+                                                                  np.concatenate([self.reduced_units, units])), extra,
+                                           self._memo)
         return self._extended[key]
 
     def vector(self, comp: Composition) -> np.ndarray:
@@ -175,10 +203,14 @@ class PhaseStore:
         self._systems: dict[tuple[str, ...], PhaseSet] = {}
         self._located: dict = {}
         self._memo: dict = {}
+        self._row_cache: dict[int, pd.Series] = {}
+        self._parsed: dict[str, tuple[dict, float]] = {}  # composition text -> (amounts, reduced units)
         self._key: str | None = None
 
     def _row(self, i: int) -> pd.Series:
-        return self._rows.take([i]).iloc[0]
+        if i not in self._row_cache:
+            self._row_cache[i] = self._rows.take([i]).iloc[0]
+        return self._row_cache[i]
 
     # ---- construction
     @classmethod
@@ -273,9 +305,9 @@ class PhaseStore:
                 raise InputError(f"element(s) {', '.join(missing)} have no elemental phase in the store: "
                                  "fetch them (screening fetch) or add an elemental entry")
             mask = self._within(key) & (self._ehull <= HULL_ROW_TOL)
-            self._systems[key] = PhaseSet(key, self._rows.take(np.nonzero(mask)[0]))
+            self._systems[key] = PhaseSet(key, self._rows.take(np.nonzero(mask)[0]), memo=self._parsed)
         ps = self._systems[key]
-        if len(include):
+        if len(include) and not all(p in ps._index for p in include):
             ps = ps.including(self._rows.take([self._ids[p] for p in include]))
         return ps
 

@@ -62,6 +62,21 @@ def test_rows_equal_plain_pymatgen(store, li_cand):
         assert tuple(sorted(r.interphase.split(" + "))) == ref.interphase, f
 
 
+def test_metastable_rows_equal_plain_pymatgen(store):
+    """Metastable candidates too, including ones that fall apart releasing Li metal (LiTi2Ir,
+    Li2CaAl: their reaction with Li is their own decomposition, per atom of the phase)."""
+    sample = ["LiTi2Ir:mp-1185428", "Li2CaAl:mp-1185028", "Li7La3Zr2O12:mp-942733", "Li3ClO:mp-985585",
+              "LiI:mp-22899", "Li10Ge(PS6)2:mp-696138"]
+    rows = ranking.screen(store, sample).set_index("candidate")
+    for f in sample:
+        ref, r = reference_row(store, f), rows.loc[f]
+        assert r.li_reaction_energy_eV_per_atom == pytest.approx(ref.li_reaction_energy_eV_per_atom, abs=1e-6), f
+        assert r.electrolyte_reaction_energy_eV_per_atom == pytest.approx(ref.electrolyte_reaction_energy_eV_per_atom, abs=1e-6), f
+        assert tuple(sorted(r.interphase.split(" + "))) == ref.interphase, f
+        assert r.reduction_limit_V == pytest.approx(ref.reduction_limit_V, abs=1e-4), f
+    assert rows.loc["LiTi2Ir:mp-1185428", "li_consumed_per_formula_unit"] == pytest.approx(-1.0)
+
+
 def test_chunks_keep_systems_together(subset):
     chunks = chunk_candidates(subset, 7)
     assert sorted(i for c in chunks for i in c.index) == list(subset.index)

@@ -74,8 +74,14 @@ def reference_row(store, formula: str, electrolyte: str = "Li7La3Zr2O12") -> Ref
     first = pd_.get_element_profile(LI, red)[0]
     n_li = float(first["evolution"])
     products = tuple(sorted({e.composition.reduced_formula for e in first["entries"]} - {"Li"}))
-    lithiated = red + Composition({LI: n_li}) if n_li > 1e-9 else red
-    e_li = (pd_.get_hull_energy(lithiated) - row.energy_per_atom_eV * red.num_atoms - n_li * mu0) / lithiated.num_atoms
+    # P + n Li -> products (n < 0: a metastable P releasing Li); per atom of P plus the Li taken up
+    if n_li > 1e-9:
+        after = red + Composition({LI: n_li})
+    elif n_li < -1e-9:
+        after = red - Composition({LI: -n_li})
+    else:
+        after = red
+    e_li = (pd_.get_hull_energy(after) - row.energy_per_atom_eV * red.num_atoms - n_li * mu0) / (red.num_atoms + max(n_li, 0.0))
 
     # each product against the electrolyte, in one diagram of the union of the systems
     e_comp = Composition(electrolyte).reduced_composition
