@@ -58,6 +58,13 @@ def test_every_row_comes_out(cli):
     assert len(rows) == 3 and "not in the phase store" in rows[-1]["error"] and rows[-1]["rank"] is None
 
 
+def test_csv_columns_do_not_depend_on_the_first_row(cli):
+    a = cli("screen", "Li5O3", "LiI", "--format", "csv").out.splitlines()[0]
+    b = cli("screen", "LiI", "Li5O3", "--format", "csv").out.splitlines()[0]
+    c = cli("screen", "Li5O3", "Li9O", "--format", "csv").out.splitlines()[0]  # every candidate fails
+    assert a == b == c and a.startswith("rank,rank_label,candidate,")
+
+
 def test_filters_say_what_they_removed(cli):
     r = cli("screen", "LiI", "Li5O3", "ZnO", "LiF", "--insulating-only", "--json")
     rows = json.loads(r.out)

@@ -153,7 +153,7 @@ def rank(df: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
     ok = (d["error"].fillna("") == "").to_numpy()
     s = sub_scores(d, settings)
     for c in s.columns:
-        d[c] = s[c]
+        d[c] = np.where(ok, s[c], np.nan)  # a failed row has no scores
     w = settings.weights
     weights = np.array([w.li, w.electrolyte, w.insulation, w.volume])
     sub = s[["s_li", "s_electrolyte", "s_insulation", "s_volume"]].to_numpy()
