@@ -404,7 +404,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
         structs.append((s, label))
     _validate(fmax, steps, stress_GPa)
 
-    taken = set(store.table.phase_id)  # noqa: one full read per call, to name new phases uniquely
+    taken = set(store.table.phase_id)  # the whole table, read once, to name new phases uniquely
     results, records, extra = [], [], []
     for k, ((s, label), gap, name) in enumerate(zip(structs, gaps, given_names, strict=True)):
         relaxer = relaxer or _LazyRelaxer()

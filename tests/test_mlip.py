@@ -118,7 +118,6 @@ def test_chgnet_phase_added_with_provenance_and_hull_distance(store, with_li3ocl
     new, df = with_li3ocl
     assert len(df) == 1 and len(new) == len(store) + 1
     res = df.iloc[0]
-    comp = Composition("Li3OCl")
     e_hull = hull_energy_at(store, "Li3OCl")
     assert res.mp_hull_energy_eV_per_atom == pytest.approx(e_hull, abs=1e-12)
     assert res.e_above_hull_eV_per_atom == pytest.approx(res.energy_eV_per_atom - e_hull, abs=1e-12)

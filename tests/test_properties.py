@@ -24,7 +24,6 @@ SYSTEMS = ["Li-O", "Li-I", "Li-P-S", "Li-La-Zr-O", "Li-N", "Li-Al-O", "Li-Nb-O",
 @pytest.fixture(scope="module")
 def phases(store):
     """Phase ids of hull and metastable phases in a few battery-relevant systems."""
-    t = store.table
     ids = []
     for cs in SYSTEMS:
         sub = store.select(cs.split("-"))

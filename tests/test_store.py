@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from pymatgen.entries.computed_entries import ComputedEntry
 
-from conftest import LI_I, entry
+from conftest import entry
 from screening.errors import InputError
 from screening.store import PhaseStore, add_phases, finish
 

@@ -51,7 +51,7 @@ def test_li3n_insulates_by_its_measured_gap(default_screen, store):
 
 def test_ties_share_ranks(default_screen):
     df = default_screen
-    for score, group in df.groupby(df.score.round(6)):
+    for _, group in df.groupby(df.score.round(6)):
         if len(group) > 1:
             separated = group.tie_break != ""
             # rows not separated by a key share one rank; separated ones name the key
