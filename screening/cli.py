@@ -149,7 +149,13 @@ def data_info(as_json: JsonOpt = False):
     if as_json:
         _emit_json(info)
         return
-    _table("phase data", ["field", "value"], [[k, json.dumps(v) if isinstance(v, (list, dict)) else v] for k, v in info.items()])
+
+    def flat(prefix, value):
+        if isinstance(value, dict):
+            return [row for k, v in value.items() for row in flat(f"{prefix}.{k}" if prefix else k, v)]
+        return [[prefix, ", ".join(map(str, value)) if isinstance(value, list) else value]]
+
+    _table("phase data", ["field", "value"], flat("", info))
 
 
 @data_app.command("build")
@@ -176,7 +182,7 @@ def data_build(
 
 
 @app.command()
-def phase(formulas: Annotated[list[str], typer.Argument(help="Phases, e.g. LiI Li7La3Zr2O12 LiI:mp-22899")],
+def phase(formulas: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Phases, e.g. LiI Li7La3Zr2O12 LiI:mp-22899")],
           polymorphs: Annotated[bool, typer.Option("--polymorphs", help="List every polymorph of each formula.")] = False,
           as_json: JsonOpt = False):
     """Data of phases: formation energy, e_above_hull, band gap, molar volume and their sources."""
@@ -216,7 +222,7 @@ def fetch(chemsys: Annotated[str, typer.Option(help="Chemical system, e.g. Li-La
 
 # ----------------------------------------------------------------------------- thermodynamics
 @app.command()
-def window(formulas: Annotated[list[str], typer.Argument(help="Phases, e.g. Li7La3Zr2O12 LiI")],
+def window(formulas: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Phases, e.g. Li7La3Zr2O12 LiI")],
            as_json: JsonOpt = False,
            plot: Annotated[Path | None, typer.Option(help="Save a windows chart (PNG/SVG/PDF).")] = None):
     """Electrochemical stability windows vs Li/Li+ (Li grand-potential phase diagram)."""
@@ -283,7 +289,7 @@ def react(a: Annotated[str, typer.Argument(help="Reactant A, e.g. Li7La3Zr2O12")
 
 
 @app.command()
-def interphase(precursors: Annotated[list[str], typer.Argument(help="Precursor coatings, e.g. I2 ZnO")],
+def interphase(precursors: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Precursor coatings, e.g. I2 ZnO")],
                electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
                gap: GapOpt = 1.0,
                tolerance: ToleranceOpt = 0.02,
@@ -309,7 +315,7 @@ def interphase(precursors: Annotated[list[str], typer.Argument(help="Precursor c
 
 
 @app.command()
-def lithiate(precursors: Annotated[list[str], typer.Argument(help="Precursors, e.g. Al2O3 I2")],
+def lithiate(precursors: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Precursors, e.g. Al2O3 I2")],
              gap: GapOpt = 1.0,
              as_json: JsonOpt = False,
              plot: Annotated[Path | None, typer.Option(help="Save the lithiation staircase (PNG/SVG/PDF).")] = None):
@@ -365,7 +371,7 @@ def _run_screen(store, cand, settings, quiet=False, runner=None):
 
 
 @app.command()
-def screen(formulas: Annotated[list[str] | None, typer.Argument(help="Candidate formulas (default: the shipped candidate list).")] = None,
+def screen(formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA", help="Candidate formulas (default: the shipped candidate list).")] = None,
            candidates: Annotated[Path | None, typer.Option(help="Candidate CSV (formula,kind,family,note).")] = None,
            all_li: Annotated[bool, typer.Option("--all-li", help="Every Li-bearing hull phase (with --max-e-hull: metastable ones too).")] = False,
            electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
@@ -469,7 +475,7 @@ def _emit_screen(store, df, fmt, target, settings, top):
         cols = ["rank_label", "candidate", "kind", "score", "pareto_front", "tie_break", "interphase",
                 "electronic_character", "volume_ratio", "electrolyte_reaction_energy_eV_per_atom", "warnings"]
         _table(f"screen vs {settings.electrolyte} (top {min(top, len(df))} of {len(df)})",
-               ["rank" if c == "rank_label" else c for c in cols], [list(r) for r in df[cols].head(top).itertuples(index=False)])
+               [report.HEADERS.get(c, c) for c in cols], [list(r) for r in df[cols].head(top).itertuples(index=False)])
 
 
 @app.command()
@@ -518,13 +524,13 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] 
     ranking.check_electrolyte(store, settings.electrolyte)
     seed_text = report.seed_case_text(store, ranking.seed_case(store, settings.electrolyte), settings.electrolyte)
     out = _out()
-    out.print("[bold]Seed case: Li | LLZO and the I2 -> LiI interphase[/bold]")
+    out.print(f"[bold]Seed case: Li | {settings.electrolyte} and the I2 -> LiI interphase[/bold]")
     out.print(seed_text, highlight=False, markup=False)
     df = _run_screen(store, None, settings)
     folder = report.write_report(store, df, folder, settings, provenance.record(settings, _OPTS.get("command"), store), seed=seed_text)
     cols = ["rank_label", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",
             "electrolyte_reaction_energy_eV_per_atom"]
-    _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", ["rank" if c == "rank_label" else c for c in cols],
+    _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", [report.HEADERS.get(c, c) for c in cols],
            [list(r) for r in df[cols].head(10).itertuples(index=False)])
     _err(f"report: {folder}/report.html  ({time.perf_counter() - t0:.1f} s)")
 

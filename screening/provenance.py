@@ -67,7 +67,7 @@ def record(settings=None, command: str | None = None, store=None) -> dict:
 def text_lines(prov: dict) -> list[str]:
     """The record as short lines for Markdown/HTML reports and CSV sidecars."""
     p = prov.get("parameters", {})
-    params = ", ".join(f"{k}={v}" for k, v in p.items()) if p else "defaults"
+    params = ", ".join(f"{k}={'default' if v is None else v}" for k, v in p.items()) if p else "defaults"
     data = "; ".join(f"{d['name']} ({d['date']})" for d in prov["data"])
     return [
         f"screening {prov['version']}, {prov['date']}",

@@ -411,7 +411,13 @@ class PhaseStore:
             "n_phases_by_origin": {k: int(v) for k, v in sorted(origin.items())},
             "n_incomplete_systems": len(self._incomplete),
         }
-        out.update({k: v for k, v in self.info_.items() if k not in out and k not in ("incomplete_systems", "known_gga_failures")})
+        skip = {"known_gga_failures", "conversion_offsets", "harmonize_2018_offsets", "volume_formula_mismatches",
+                "dropped_non_mp", "elements", "build_seconds"}
+        out.update({k: v for k, v in self.info_.items() if k not in out and k not in skip})
+        if "volume_validation" in out:  # the summary; the worst cases and classes stay in the build info
+            out["volume_validation"] = {"all": out["volume_validation"]["all"],
+                                        "by_class_median_abs_pct": {k: v["median_abs_pct"] for k, v in
+                                                                    out["volume_validation"]["by_class"].items()}}
         return out
 
     # ---- new stores

@@ -149,7 +149,7 @@ def markdown_report(df: pd.DataFrame, settings: Settings, pngs: dict, provenance
     parts = [f"# Interphase screen against {settings.electrolyte} and Li metal", ""]
     parts += [f"- {line}" for line in prov_mod.text_lines(provenance)] + [""]
     if seed:
-        parts += ["## Seed case: Li | LLZO and the I2 -> LiI interphase", "", "```text", seed, "```", ""]
+        parts += [f"## Seed case: Li | {settings.electrolyte} and the I2 -> LiI interphase", "", "```text", seed, "```", ""]
     parts += [_summary(df),
               f"Energies in eV/atom (MP2020 GGA/GGA+U); |E| < {1000 * settings.tolerance_eV_per_atom:g} meV/atom is inside "
               f"DFT error and is not ranked on; a product insulates above a {settings.gap_threshold_eV:g} eV gap.",
@@ -187,6 +187,9 @@ _SCRIPT = """
     count.textContent=n+' of '+body.rows.length+' rows';}
   box.addEventListener('input',apply); sel.addEventListener('change',apply); apply();
 })();
+window.addEventListener('load',function(){  // figures drawn before the grid settled: fit them to their cells
+  document.querySelectorAll('.plotly-graph-div').forEach(function(d){ if(window.Plotly){ Plotly.Plots.resize(d); } });
+});
 """
 
 _STYLE = """
@@ -200,7 +203,9 @@ tr[data-character=insulating] td.char{color:#1b7a3a;font-weight:600} tr[data-cha
 .controls input{padding:4px 6px;min-width:220px} pre{background:#f7f7f7;padding:8px;font-size:12px;white-space:pre-wrap;overflow-x:auto}
 .figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,620px),1fr));gap:12px}
 .prov{font-size:12px;color:#444;background:#fafafa;border:1px solid #eee;padding:6px 10px}
-.seed{font-size:14px;line-height:1.5} .seed code{background:#f2f2f2;padding:1px 4px}
+pre.seed{font-size:13px;line-height:1.5}
+#ranking td:nth-child(2){position:sticky;left:0;background:#fff;z-index:1;font-weight:600}
+#ranking th:nth-child(2){position:sticky;left:0;z-index:2} td.warn{min-width:260px}
 @media print{.controls{display:none} .wrap{max-height:none}}
 """
 
@@ -225,8 +230,8 @@ def html_report(df: pd.DataFrame, settings: Settings, divs: list[str], pngs: lis
     prov = "".join(f"<div>{html.escape(line)}</div>" for line in prov_mod.text_lines(provenance))
     seed_html = ""
     if seed:
-        seed_html = ("<h2>Seed case: Li | LLZO and the I<sub>2</sub> &rarr; LiI interphase</h2><div class='seed'>"
-                     + "".join(f"<p>{html.escape(line)}</p>" for line in seed.splitlines()) + "</div>")
+        seed_html = (f"<h2>Seed case: Li | {html.escape(settings.electrolyte)} and the I<sub>2</sub> &rarr; LiI interphase</h2>"
+                     f"<pre class='seed'>{html.escape(seed)}</pre>")
     bad = df[df["error"].fillna("") != ""]
     errors = ("<h2>Not evaluated</h2><ul>" + "".join(f"<li>{html.escape(r.candidate)}: {html.escape(r.error)}</li>"
                                                    for r in bad.itertuples()) + "</ul>") if len(bad) else ""

@@ -42,24 +42,31 @@ def ranking_figure(df: pd.DataFrame, top: int = 25):
     return fig
 
 
-def windows_figure(windows, max_V: float = 6.0):
+def windows_figure(windows, max_V: float = 6.0, cathode_V: float = 4.0):
     """Stability windows vs Li/Li+ (bars from the reduction to the oxidation limit)."""
     go = _go()
     fig = go.Figure()
     names = [w.formula for w in windows]
     for w in windows:
-        hi = max_V if w.oxidation_limit_V is None else min(w.oxidation_limit_V, max_V)
-        text = (f"<b>{w.formula}</b> ({w.material_id})<br>{w.reduction_limit_V:.2f} to "
-                f"{'no Li to remove' if w.oxidation_limit_V is None else f'{w.oxidation_limit_V:.2f} V'}<br>"
+        no_li = w.oxidation_limit_V is None
+        hi = max_V if no_li else min(w.oxidation_limit_V, max_V)
+        top = ("no Li to remove: no oxidation limit" if no_li else
+               f"{w.oxidation_limit_V:.2f} V" + (f" (drawn to {max_V:g} V)" if w.oxidation_limit_V > max_V else ""))
+        text = (f"<b>{w.formula}</b> ({w.material_id})<br>from {w.reduction_limit_V:.2f} V to {top}<br>"
                 f"reduced to: {' + '.join(w.reduction_products) or 'stable vs Li'}<br>"
                 f"oxidised to: {' + '.join(w.oxidation_products) or '-'}")
+        color = "#4c72b0" if w.stable_against_li else "#dd8452"
         fig.add_bar(x=[hi - w.reduction_limit_V], base=[w.reduction_limit_V], y=[w.formula], orientation="h",
-                    marker_color="#4c72b0" if w.stable_against_li else "#dd8452", hovertext=[text], hoverinfo="text",
-                    showlegend=False)
-    fig.add_vline(x=0, line_dash="dash", line_color="grey")
-    fig.update_layout(title="Stability windows vs Li/Li+ (blue: stable against Li metal)", xaxis_title="V vs Li/Li+",
-                      xaxis_range=[-0.2, max_V + 0.2], yaxis={"categoryorder": "array", "categoryarray": names[::-1]},
-                      height=26 * len(windows) + 140, margin={"l": 120, "r": 20, "t": 50, "b": 40})
+                    marker={"color": color, "pattern": {"shape": "/" if no_li else ""}}, hovertext=[text], hoverinfo="text",
+                    text=["no Li" if no_li else (f">{max_V:g} V" if w.oxidation_limit_V > max_V else f"{w.oxidation_limit_V:.2f}")],
+                    textposition="outside", showlegend=False)
+    fig.add_vline(x=0, line_dash="dash", line_color="grey", annotation_text="Li/Li+", annotation_position="top")
+    fig.add_vline(x=cathode_V, line_dash="dash", line_color="crimson", annotation_text=f"cathode {cathode_V:g} V",
+                  annotation_position="top")
+    fig.update_layout(title="Stability windows vs Li/Li+ (blue: stable against Li metal; orange: reduced by Li; "
+                            "hatched: no Li to remove)", title_font_size=13, xaxis_title="V vs Li/Li+",
+                      xaxis_range=[-0.2, max_V + 0.8], yaxis={"categoryorder": "array", "categoryarray": names[::-1]},
+                      height=26 * len(windows) + 160, margin={"l": 120, "r": 20, "t": 60, "b": 40})
     return fig
 
 
@@ -70,11 +77,12 @@ def reaction_figure(kinks, a: str, b: str, title: str, tolerance_eV_per_atom: fl
     es = [k[1] for k in kinks]
     text = [f"x({a}) = {x:.3f}<br>E = {e:.4f} eV/atom<br>{p}" for x, e, p in kinks]
     fig = go.Figure()
-    fig.add_hrect(y0=-tolerance_eV_per_atom, y1=tolerance_eV_per_atom, fillcolor="#dddddd", line_width=0,
+    fig.add_hrect(y0=-tolerance_eV_per_atom, y1=tolerance_eV_per_atom, fillcolor="#dddddd", line_width=0, layer="below",
                   annotation_text="within DFT error", annotation_position="top left")
     fig.add_scatter(x=xs, y=es, mode="lines+markers", hovertext=text, hoverinfo="text", showlegend=False,
                     line_color="#4c72b0")
-    fig.update_layout(title=title, xaxis_title=f"mixing ratio x (atomic fraction of {a})",
+    fig.update_layout(title=title, title_font_size=13, xaxis_title=f"mixing ratio x (atomic fraction of {a}); the ends are "
+                                                                        "each reactant's own hull decomposition",
                       yaxis_title="reaction energy (eV/atom)", height=360, margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return fig
 
