@@ -404,13 +404,14 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA
     if sum(bool(x) for x in (formulas, candidates, all_li)) > 1:
         raise InputError("give candidate formulas, --candidates FILE or --all-li, only one of them")
     if fmt in ("parquet", "html") and out_path is None:
-        raise InputError(f"--format {fmt} needs --out PATH")
+        raise InputError(f"--format {fmt} writes {'a report folder' if fmt == 'html' else 'a binary file'}: "
+                         f"give --out {'FOLDER' if fmt == 'html' else 'FILE.parquet'}")
     if top < 1:
         raise InputError(f"--top {top}: give at least 1 row")
     if max_red_v is not None:
         _finite("--max-red-V", max_red_v, 0, 10, "0")
     if anode != "Li":
-        raise InputError(f"--anode {anode}: only Li metal anodes are modelled")
+        raise InputError(f"--anode {anode}: only Li metal anodes are modelled: leave --anode out")
     settings = _settings(electrolyte=electrolyte, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, weights=weights,
                          stage=stage, max_e_hull_eV_per_atom=max_e_hull)
     target = _out_target(out_path, fmt)
@@ -450,8 +451,14 @@ def _out_target(out_path: Path | None, fmt: str):
     if out_path is None:
         return None
     from screening.outputs import check_file, check_folder
+    from screening.report.tables import SIDECAR
 
-    return check_folder(out_path) if fmt == "html" else check_file(out_path)
+    if fmt == "html":
+        return check_folder(out_path)
+    target = check_file(out_path)
+    if fmt == "csv" and not target.stream:
+        check_file(str(target.path) + SIDECAR, "--out (provenance sidecar)")
+    return target
 
 
 def _emit_screen(store, df, fmt, target, settings, top):

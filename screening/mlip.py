@@ -383,6 +383,11 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
     n = len(items)
     gaps = _per_item(band_gap_eV, n, "band gap")
     given_names = _per_item(names, n, "name")
+    for name in given_names:
+        if name is not None and (not str(name).strip() or any(ch in str(name) for ch in ",\n\r\t") or len(str(name)) > 100):
+            raise InputError(f"name {name!r}: give a short name without commas or line breaks")
+    if len({nm for nm in given_names if nm is not None}) < len([nm for nm in given_names if nm is not None]):
+        raise InputError("the same --name twice: give each structure its own name")
     for g in gaps:
         try:
             ok = g is None or (np.isfinite(float(g)) and float(g) >= 0)

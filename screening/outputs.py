@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,15 +69,18 @@ def clean_stale(folder: Path | str) -> int:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a file output really goes: ``path`` (symlinks resolved) and whether to stream."""
+    """Where a file output really goes: ``path`` (symlinks resolved), whether to stream to it, and
+    ``fd`` when it is this process's own stdout or stderr (written through that descriptor, so a
+    file opened for appending is appended to, never truncated)."""
 
     path: Path
     stream: bool = False
     given: str = ""
+    fd: int | None = None
 
 
-def _is_special(p: Path) -> bool:
-    return str(p).startswith(("/dev/", "/proc/")) and os.path.exists(p)
+SYSTEM_TREES = ("/dev/", "/proc/", "/sys/")
+_OWN_FDS = {"/dev/stdout": 1, "/dev/stderr": 2, "/dev/fd/1": 1, "/dev/fd/2": 2, "/proc/self/fd/1": 1, "/proc/self/fd/2": 2}
 
 
 def writable_dir(folder: Path) -> bool:
@@ -97,17 +101,20 @@ def check_file(path: Path | str, option: str = "--out") -> Target:
     if not given.strip() or "\0" in given:
         raise InputError(f"{option} {given!r}: empty path or a NUL character: give a file name")
     p = Path(path).expanduser()
-    real = Path(os.path.realpath(p))
-    if _is_special(p) or _is_special(real):
-        try:
-            mode = os.stat(real).st_mode
-        except OSError:
-            raise InputError(f"{option} {given}: no such device") from None
-        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISREG(mode):
-            return Target(real, stream=True, given=given)
-        raise InputError(f"{option} {given}: not a file or character device: give a file name")
-    if real.exists():
-        mode = os.stat(real).st_mode
+    if str(p) in _OWN_FDS:
+        return Target(p, stream=True, given=given, fd=_OWN_FDS[str(p)])
+    try:
+        real = Path(os.path.realpath(p, strict=False))
+        st = os.stat(p) if os.path.exists(p) else None  # a dangling link has no target yet
+        if st is None and os.path.islink(p):
+            try:
+                os.stat(p)
+            except FileNotFoundError:
+                pass  # dangling: its target is made
+    except OSError as exc:  # a symlink loop, a too long path ...
+        raise InputError(f"{option} {given}: {exc.strerror}: give a plain file path") from None
+    if st is not None:
+        mode = st.st_mode
         if stat.S_ISDIR(mode):
             raise InputError(f"{option} {given} is a folder: give a file name inside it")
         if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
@@ -116,6 +123,13 @@ def check_file(path: Path | str, option: str = "--out") -> Target:
             raise InputError(f"{option} {given} is a device or socket: give a regular file name")
         if not os.access(real, os.W_OK):
             raise InputError(f"{option} {given} is read-only: give a writable file")
+    elif os.path.islink(p) and not real.parent.is_dir():
+        raise InputError(f"{option} {given}: a link to {real} in a folder that does not exist: fix the link or give another path")
+    if str(real).startswith(SYSTEM_TREES) or str(p).startswith(SYSTEM_TREES):
+        if st is None or not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{option} {given}: no such device, and files are not made under /dev, /proc or /sys: "
+                             "give a path elsewhere")
+        return Target(real, stream=True, given=given)
     parent = real.parent
     if not parent.is_dir():
         raise InputError(f"{option} {given}: folder {parent} does not exist: create it first")
@@ -127,7 +141,8 @@ def check_file(path: Path | str, option: str = "--out") -> Target:
 @contextlib.contextmanager
 def atomic_write(path: Path | str | Target):
     """Yield a temporary path; on success it becomes ``path`` (see the module rules); on any
-    error or interrupt it is removed and ``path`` is untouched."""
+    error or interrupt it is removed and ``path`` is untouched.  A failed final write (disk full,
+    a vanished folder) is an InputError naming the path."""
     target = path if isinstance(path, Target) else check_file(path)
     folder = Path(tempfile.gettempdir()) if target.stream else target.path.parent
     clean_stale(folder)
@@ -135,16 +150,27 @@ def atomic_write(path: Path | str | Target):
     os.close(fd)
     try:
         yield Path(tmp)
-        if target.stream:
-            with open(tmp, "rb") as src, open(target.path, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        else:
-            try:
-                mode = stat.S_IMODE(os.stat(target.path).st_mode)
-            except FileNotFoundError:
-                mode = 0o666 & ~_umask()
-            os.chmod(tmp, mode)
-            os.replace(tmp, target.path)
+        try:
+            if target.fd is not None:
+                sys.stdout.flush() if target.fd == 1 else sys.stderr.flush()
+                with open(tmp, "rb") as src:
+                    for block in iter(lambda: src.read(1 << 16), b""):
+                        view = memoryview(block)
+                        while view:
+                            view = view[os.write(target.fd, view):]
+            elif target.stream:
+                with open(tmp, "rb") as src, open(target.path, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            else:
+                try:
+                    mode = stat.S_IMODE(os.stat(target.path).st_mode)
+                except FileNotFoundError:
+                    mode = 0o666 & ~_umask()
+                os.chmod(tmp, mode)
+                os.replace(tmp, target.path)
+        except OSError as exc:
+            raise InputError(f"cannot write {target.given or target.path} ({exc.strerror}): "
+                             "check the disk and the path, nothing was written") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -217,6 +243,9 @@ def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out
         return folder
     clean_stale(folder)
     old = _manifest(folder) or []
+    blocked = sorted(n for n in files if (folder / n).is_dir())
+    if blocked:
+        raise InputError(f"{option} {path}: {blocked[0]} is a folder where the report writes a file: move it or choose a new folder")
     foreign = sorted(n for n in files if n not in old and (folder / n).exists())
     if foreign:
         raise InputError(f"{option} {path}: {foreign[0]} exists and was not written by this tool: move it or choose a new folder")

@@ -65,6 +65,18 @@ def test_csv_columns_do_not_depend_on_the_first_row(cli):
     assert a == b == c and a.startswith("rank,rank_label,candidate,")
 
 
+def test_error_rows_in_every_format(cli, tmp_path):
+    md = cli("screen", "LiI", "Li5O3", "--format", "md").out
+    assert "Li5O3 is not in the phase store" in md
+    r = cli("screen", "LiI", "Li5O3", "ZnO", "--max-e-hull", "0.05", "--json")
+    assert {x["candidate"] for x in json.loads(r.out)} == {"LiI", "ZnO"} and "1 of 3 rows removed" in r.err
+
+
+def test_out_to_own_stdout(cli, tmp_path):
+    r = cli("screen", "LiI", "--format", "csv", "--out", "/dev/stdout")
+    assert r.code == 0
+
+
 def test_filters_say_what_they_removed(cli):
     r = cli("screen", "LiI", "Li5O3", "ZnO", "LiF", "--insulating-only", "--json")
     rows = json.loads(r.out)
@@ -170,7 +182,9 @@ def test_out_device_is_streamed(cli):
 @pytest.mark.parametrize("args,word", [
     (("screen", "LiF", "--format", "csv", "--out", "{tmp}"), "is a folder"),
     (("screen", "LiF", "--format", "csv", "--out", "{tmp}/missing/r.csv"), "does not exist"),
-    (("screen", "LiF", "--format", "csv", "--out", "/sys/r.csv"), "not writable"),
+    (("screen", "LiF", "--format", "csv", "--out", "/sys/r.csv"), "not made under /dev, /proc or /sys"),
+    (("screen", "LiF", "--format", "csv", "--out", "{tmp}/loop.csv"), "symbolic links"),
+    (("window", "LiI", "--plot", "/dev/stdout.png"), "no such device"),
     (("screen", "LiF", "--format", "html", "--out", "{tmp}/file.txt"), "is a file"),
     (("window", "LiI", "--plot", "{tmp}/w.txt"), ".png, .svg or .pdf"),
     (("window", "LiI", "--plot", "{tmp}/missing/w.png"), "does not exist"),
@@ -178,6 +192,7 @@ def test_out_device_is_streamed(cli):
 ])
 def test_bad_output_paths_fail_before_any_work(cli, tmp_path, monkeypatch, args, word):
     (tmp_path / "file.txt").write_text("keep")
+    (tmp_path / "loop.csv").symlink_to(tmp_path / "loop.csv")
 
     def never(*a, **k):
         raise AssertionError("computed before checking the output path")
@@ -192,6 +207,10 @@ def test_bad_output_paths_fail_before_any_work(cli, tmp_path, monkeypatch, args,
 # --------------------------------------------------------------------------- bad input
 BAD = [
     (("window", "Xx2O"), "unknown element"),
+    (("window", "Li0.000000001O"), "too small"),
+    (("window", "LiO0.000000001"), "too small"),
+    (("screen", "LiI", "--electrolyte", "O2"), "holds no Li"),
+    (("react", "LiI", "Li", "--open-li", "1"), "drop --open-li"),
     (("window", "Li1e400O"), "exponents are not allowed"),
     (("window", "LiO0"), "is zero"),
     (("window", "D2O"), "isotope"),
@@ -213,7 +232,7 @@ BAD = [
     (("screen", "--weights", "li=1e308,electrolyte=1e308,insulation=1e308"), "weight li"),
     (("screen", "--candidates", "nope.csv"), "not found"),
     (("screen", "LiI", "--candidates", "nope.csv"), "only one of them"),
-    (("screen", "--format", "html"), "needs --out"),
+    (("screen", "--format", "html"), "give --out FOLDER"),
     (("screen", "--top", "-1"), "--top -1"),
     (("screen", "--stage", "half"), "--stage half"),
     (("screen", "--max-e-hull", "100"), "--max-e-hull"),

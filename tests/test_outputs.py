@@ -88,7 +88,7 @@ def test_refused_paths(tmp_path, make, word):
 
 
 def test_unwritable_folder_refused(tmp_path):
-    with pytest.raises(InputError, match="not writable|does not exist"):
+    with pytest.raises(InputError, match="not made under /dev, /proc or /sys"):
         check_file("/sys/nope.csv")  # sysfs: creating a file fails even for root
 
 
@@ -125,6 +125,29 @@ def test_new_report_folder_permissions(tmp_path):
     folder = write_folder(tmp_path / "rep", {"a.txt": b"1"})
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~_umask()
     assert stat.S_IMODE((folder / "a.txt").stat().st_mode) == 0o666 & ~_umask()
+
+
+def test_own_stdout_is_written_through_its_descriptor(tmp_path):
+    """`--out /dev/stdout` with stdout appended to a log: the log keeps what it had."""
+    log = tmp_path / "log.txt"
+    log.write_text("earlier\n")
+    code = f"from screening.outputs import write_text; write_text('/dev/stdout', 'data\\n')"
+    with open(log, "a") as fh:
+        subprocess.run([sys.executable, "-c", code], stdout=fh, check=True)
+    assert log.read_text() == "earlier\ndata\n"
+    piped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert piped.stdout == "data\n"
+
+
+def test_full_disk_and_link_loops_are_one_line_errors(tmp_path):
+    with pytest.raises(InputError, match="cannot write /dev/full .*No space left"):
+        write_text("/dev/full", "x")
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    with pytest.raises(InputError, match="Too many levels of symbolic links"):
+        check_file(loop)
+    with pytest.raises(InputError, match="not made under /dev"):
+        check_file("/dev/new-file.png")
 
 
 def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):

@@ -21,6 +21,7 @@ from screening.errors import InputError
 
 MAX_FORMULA_LENGTH = 200
 MAX_AMOUNT = 1e6
+MIN_AMOUNT = 1e-3  # smaller amounts vanish in pymatgen (below 1e-8) or make no formula
 MAX_Z = 103  # Lr: heavier elements have no data
 ISOTOPES = {"D": "H", "T": "H"}
 _EXAMPLE = "write it like LiI, Li2O or Li7La3Zr2O12"
@@ -60,9 +61,10 @@ def _amounts(text: str) -> dict[str, float]:
             n = float(tok)
             if last is None:
                 raise InputError(f"malformed formula '{text}': the number {tok} follows nothing; {_EXAMPLE}")
-            if not (0 < n <= MAX_AMOUNT):
-                what = "zero" if n == 0 else "too large"
-                raise InputError(f"amount {tok} in '{text}' is {what}: give amounts between 0 and {MAX_AMOUNT:g} (leave out absent elements)")
+            if not (MIN_AMOUNT <= n <= MAX_AMOUNT):
+                what = "zero" if n == 0 else ("too small" if n < MIN_AMOUNT else "too large")
+                raise InputError(f"amount {tok} in '{text}' is {what}: give amounts between {MIN_AMOUNT:g} and {MAX_AMOUNT:g} "
+                                 "(leave out absent elements)")
             if isinstance(last, str):
                 stack[-1][last] += n - 1.0
             else:

@@ -32,10 +32,15 @@ def read_user_csv(path: Path | str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"user phase file {path} not found: give the path of a CSV with a 'formula' column")
+    how = "write a UTF-8 CSV with a header formula,energy_eV (or formation_energy_eV_per_atom or e_above_hull_eV_per_atom)"
     try:
-        df = pd.read_csv(path, keep_default_na=False, dtype=str)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read user phase file {path} ({exc.__class__.__name__}): it must be a CSV") from None
+        df = pd.read_csv(path, keep_default_na=False, dtype=str, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"user phase file {path} is not UTF-8 text: {how}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"user phase file {path} is empty: {how}") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read user phase file {path} ({exc.__class__.__name__}, malformed CSV): {how}") from None
     return validate(df, path.name)
 
 

@@ -34,6 +34,8 @@ def check_electrolyte(store, electrolyte) -> str:
     row = store.lookup(electrolyte)
     if row.formula == "Li":
         raise InputError("the electrolyte cannot be Li metal (it is the anode): give e.g. Li7La3Zr2O12")
+    if "Li" not in row.chemsys.split("-"):
+        raise InputError(f"electrolyte {row.formula} holds no Li: give a Li-ion conductor such as Li7La3Zr2O12 or Li3PS4")
     return row.formula
 
 
@@ -51,7 +53,7 @@ def screen(store, candidates=None, settings: Settings | None = None, *, electrol
     settings = _settings(settings, electrolyte=electrolyte, weights=weights, tolerance_eV_per_atom=tolerance,
                          gap_threshold_eV=gap, stage=stage)
     if anode != "Li":
-        raise InputError(f"--anode {anode}: only Li metal anodes are modelled")
+        raise InputError(f"--anode {anode}: only Li metal anodes are modelled: leave --anode out")
     check_electrolyte(store, settings.electrolyte)
     cand = load_candidates() if candidates is None else as_candidates(candidates)
     cand = cand.reset_index(drop=True)
@@ -71,10 +73,10 @@ def filter_ranking(df: pd.DataFrame, settings: Settings | None = None, max_red_V
     ``electrolyte_stable``: zero penalty (no reaction beyond the DFT tolerance);
     ``insulating_only``: every interphase product insulates.  Any filter also removes failed
     rows and candidates further above the hull than ``settings.max_e_hull_eV_per_atom`` (default:
-    the DFT tolerance).
+    the DFT tolerance); a ``max_e_hull_eV_per_atom`` given explicitly is a filter by itself.
     """
     settings = settings or Settings()
-    if max_red_V is None and not (insulating_only or li_stable or electrolyte_stable):
+    if max_red_V is None and not (insulating_only or li_stable or electrolyte_stable) and settings.max_e_hull_eV_per_atom is None:
         return df, 0
     keep = (df["error"].fillna("") == "").to_numpy().copy()
     limit = settings.max_e_hull_eV_per_atom

@@ -39,14 +39,21 @@ def guess_kind(text: str) -> str:
     return CandidateKind.INTERLAYER.value if "Li" in {e.symbol for e in parse_formula(formula).elements} else CandidateKind.PRECURSOR.value
 
 
+HOW = "write a UTF-8 CSV with a header formula,kind (family,note optional) and one candidate per row"
+
+
 def _read(source, name: str) -> pd.DataFrame:
     try:
-        with source.open("r") as fh:
+        with source.open("r", encoding="utf-8") as fh:
             return pd.read_csv(fh, keep_default_na=False, dtype=str, skipinitialspace=True)
     except FileNotFoundError:
-        raise InputError(f"candidate file {name} not found: give a CSV with columns formula,kind (family,note optional)") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read candidate file {name} ({exc.__class__.__name__}): it must be a CSV") from None
+        raise InputError(f"candidate file {name} not found: {HOW}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"candidate file {name} is not UTF-8 text: {HOW}") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"candidate file {name} is empty: {HOW}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read candidate file {name} ({exc.__class__.__name__}, malformed CSV): {HOW}") from None
 
 
 def load_candidates(path: Path | str | None = None) -> pd.DataFrame:
@@ -63,7 +70,7 @@ def load_candidates(path: Path | str | None = None) -> pd.DataFrame:
         df, name = _read(p, str(p)), str(p)
     df.columns = [str(c).strip() for c in df.columns]
     if "formula" not in df.columns:
-        raise InputError(f"{name} has no 'formula' column: columns are formula,kind,family,note")
+        raise InputError(f"{name} has no 'formula' column: give a header row such as formula,kind,family,note")
     if df.empty:
         raise InputError(f"{name} has no candidates: add rows below the header")
     for col in ("kind", "family", "note"):
@@ -74,7 +81,7 @@ def load_candidates(path: Path | str | None = None) -> pd.DataFrame:
         _check_formula(str(r.formula).strip(), where)
         kind = str(r.kind).strip()
         if kind and kind not in KINDS:
-            raise InputError(f"{where}: kind '{kind}' must be interlayer or precursor (or empty to guess)")
+            raise InputError(f"{where}: kind '{kind}' is unknown: write interlayer or precursor, or leave it empty to guess")
     df["formula"] = df.formula.str.strip()
     df["kind"] = [k.strip() or guess_kind(f) for f, k in zip(df.formula, df.kind, strict=True)]
     return df[COLUMNS].reset_index(drop=True)

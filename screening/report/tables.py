@@ -23,7 +23,7 @@ from screening.outputs import Target, atomic_write, check_file
 
 TABLE_COLUMNS = ["rank_label", "candidate", "kind", "score", "pareto_front", "tie_break", "interphase",
                  "electronic_character", "min_product_band_gap_eV", "li_reaction_energy_eV_per_atom", "volume_ratio",
-                 "electrolyte_reaction_energy_eV_per_atom", "reduction_limit_V", "oxidation_limit_V", "warnings"]
+                 "electrolyte_reaction_energy_eV_per_atom", "reduction_limit_V", "oxidation_limit_V", "warnings", "error"]
 FORMATS = ("table", "csv", "json", "md", "html", "parquet")
 SIDECAR = ".provenance.json"
 

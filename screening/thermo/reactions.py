@@ -134,7 +134,8 @@ def _react(store, row_a, row_b, open_li_V, tolerance) -> Reaction:
         fa, fb = ps.point(ps.amounts[ia], mu), ps.point(ps.amounts[ib], mu)
     except ValueError:
         which = row_a.formula if ps.amounts[ia].sum() == ps.amounts[ia][ps.column("Li")] else row_b.formula
-        raise InputError(f"{which} has no atoms besides Li: it cannot react with an open Li reservoir") from None
+        raise InputError(f"{which} has no atoms besides Li: it cannot react with an open Li reservoir; "
+                         "drop --open-li or give a phase with other elements") from None
     if mu is None:
         # closed: each reactant at the hull energy of its own composition (store's e_above_hull)
         ea = ps.energy_per_atom[ia] - ehull[0]
