@@ -10,7 +10,8 @@ The everyday API, store first::
     screen(store, ["I2", "LiF", "ZnO"])       # ranked pandas DataFrame
 
 Pipeline (each layer imports only the ones before it):
-    data (tables, files, formulas)  ->  thermo.hull (the kernel)  ->  store (assembly)
+    data (tables, files, formulas)  ->  thermo.hull (the kernel)  ->  phases (rows + kernel)
+    ->  build (the shipped table), store (lookups, assembly)
     ->  thermo (windows, reactions)  ->  interphase  ->  ranking  ->  report / cli
 """
 

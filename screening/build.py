@@ -37,7 +37,7 @@ from screening.data import files, gaps, legacy, sources, structures, volumes
 from screening.data import table as tbl
 from screening.data.formula import chemsys_masks, within
 from screening.errors import DataError
-from screening.store import PhaseSet, finish
+from screening.phases import PhaseSet, finish
 from screening.thermo.hull import hull_energies_per_atom
 
 #: Binary systems where a missing compound means missing data rather than no stable compound.
@@ -442,7 +442,7 @@ def build_table(root: Path, elements=None, fitted: dict | None = None, workers: 
         **report,
         "incomplete_systems": incomplete,
         "known_gga_failures": known_gga_failures(),
-        "sources": [f"{name} (Materials Project, CC BY 4.0)" for name in (*files.RAW, files.CIFS)],
+        "sources": [f"{name} ({files.ATTRIBUTION[name]})" for name in (*files.RAW, files.CIFS)],
         "elements": sorted(elements) if elements else "all",
         "build_seconds": round(time.perf_counter() - t0, 1),
     }

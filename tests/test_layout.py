@@ -14,11 +14,11 @@ LAYERS = [
     ("screening.provenance", 0), ("screening._data", 0), ("screening.__init__", 9), ("screening.__main__", 9),
     ("screening.data", 1),
     ("screening.thermo.hull", 2),
-    ("screening.store", 3), ("screening.build", 3),
+    ("screening.phases", 3), ("screening.build", 3), ("screening.store", 3),
     ("screening.thermo", 4),
     ("screening.interphases", 5), ("screening.mlip", 5),
     ("screening.ranking", 6),
-    ("screening.distributed", 7), ("screening.plots", 7), ("screening.report", 7),
+    ("screening.distributed", 7), ("screening._dask_worker", 7), ("screening.plots", 7), ("screening.report", 7),
     ("screening.cli", 8),
 ]
 
@@ -75,7 +75,10 @@ def test_data_layer_imports_nothing_above_it():
 
 
 def test_no_import_cycles():
-    graph = {name: {m for m, _ in _imports(name, tree, is_pkg, top_level_only=True)} for name, tree, is_pkg in _modules()}
+    """No cycle, counting the imports inside functions too (the store opens the build lazily,
+    and the build stands on ``screening.phases``, never on the store)."""
+    graph = {name: {m for m, _ in _imports(name, tree, is_pkg, top_level_only=False)} for name, tree, is_pkg in _modules()
+             if name != "screening"}
     state: dict[str, int] = {}
 
     def visit(node, path):

@@ -16,7 +16,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from screening.errors import DataError
+from screening.errors import DataError, ScreeningError
 
 PACKAGE_DATA = "screening._data"
 
@@ -40,6 +40,10 @@ CIFS = "mp2025/cifs.tar.xz"
 LEGACY_2019 = "mp_legacy/mp_formation_2019.csv.gz"
 LEGACY_2018 = "mp_legacy/mp_formation_2018.csv.gz"
 RAW = (HULL, GAPS, REFS, METASTABLE, DENSITIES, STRUCTURES, LEGACY_2019, LEGACY_2018)
+MP_ATTRIBUTION = "Materials Project, CC BY 4.0"
+#: where each raw file's values come from (the densities are not MP data)
+ATTRIBUTION = {**{name: MP_ATTRIBUTION for name in (*RAW, CIFS)},
+               DENSITIES: "measured densities, the source page of each value in the file"}
 
 SHARED_HOW = "set SCREENING_SHARED to the folder holding mp/, mp2025/, mp_legacy/ and densities/"
 
@@ -50,6 +54,37 @@ def shipped(name: str):
     if not item.is_file():
         raise DataError(f"the package data file {name} is missing: reinstall screening (pip install --force-reinstall screening)")
     return item
+
+
+def read_text_csv(source, what: str, how: str, error=DataError):
+    """A user's CSV as strings (no NA guessing: the formula "NaN" is sodium nitride).  ``source``:
+    a path or a Traversable; ``what`` names it in messages ("candidate file x.csv"); problems
+    (missing, not UTF-8, empty, malformed) raise ``error`` naming the file and ``how`` to fix it."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    try:
+        with source.open("r", encoding="utf-8") as fh:  # universal newlines: \r, \r\n and \n end rows
+            text = fh.read()
+        rows = csv.reader(io.StringIO(text))
+        header = next((row for row in rows if row), [])  # blank lines before the header are skipped
+        for k, row in enumerate(rows, 2):
+            if len(row) > len(header):
+                raise error(f"{what} row {k} has {len(row)} fields but the header has {len(header)}: "
+                            "quote fields that hold commas, or add the column to the header")
+        return pd.read_csv(io.StringIO(text), keep_default_na=False, dtype=str, skipinitialspace=True)
+    except ScreeningError:
+        raise
+    except FileNotFoundError:
+        raise error(f"{what} not found: {how}") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} is not UTF-8 text: {how}") from None
+    except pd.errors.EmptyDataError:
+        raise error(f"{what} is empty: {how}") from None
+    except (OSError, ValueError, csv.Error) as exc:
+        raise error(f"cannot read {what} ({exc.__class__.__name__}, malformed CSV): {how}") from None
 
 
 def source_tree() -> Path | None:
