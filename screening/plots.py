@@ -8,16 +8,19 @@ matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("", "agg") else No
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from screening.ranking.scoring import top_label  # noqa: E402
+
 
 def windows_chart(windows, cathode_V: float = 4.0, max_V: float = 6.0):
     """Horizontal bars: stability window of each phase vs Li/Li+, Li (0 V) and cathode marked."""
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(windows) + 1.4))
     for k, w in enumerate(windows):
-        hi = max_V if w.oxidation_limit_V is None else min(w.oxidation_limit_V, max_V)
-        ax.barh(k, hi - w.reduction_limit_V, left=w.reduction_limit_V,
+        no_li = w.oxidation_limit_V is None
+        hi = max_V if no_li else min(w.oxidation_limit_V, max_V)
+        ax.barh(k, hi - w.reduction_limit_V, left=w.reduction_limit_V, hatch="//" if no_li else None,
                 color="#4c72b0" if w.stable_against_li else "#dd8452", edgecolor="black", linewidth=0.5)
-        label = f"{w.reduction_limit_V:.2f}-" + ("inf" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.2f}")
-        ax.text(hi + 0.05, k, label, va="center", fontsize=8)
+        top = "no Li" if no_li else (f">{max_V:g}" if w.oxidation_limit_V > max_V else f"{w.oxidation_limit_V:.2f}")
+        ax.text(hi + 0.05, k, f"{w.reduction_limit_V:.2f}-{top}", va="center", fontsize=8)
     ax.axvline(0.0, color="grey", ls="--", lw=1)
     ax.axvline(cathode_V, color="crimson", ls="--", lw=1)
     ax.text(0.02, -0.9, "Li/Li+", fontsize=8, color="grey")
@@ -27,7 +30,8 @@ def windows_chart(windows, cathode_V: float = 4.0, max_V: float = 6.0):
     ax.set_ylim(-1.2, len(windows) - 0.4)
     ax.invert_yaxis()
     ax.set_xlabel("Voltage vs Li/Li+ (V)")
-    ax.set_title("Stability windows vs Li/Li+ (blue: stable against Li metal, orange: reduced by Li)", fontsize=9)
+    ax.set_title("Stability windows vs Li/Li+ (blue: stable against Li metal, orange: reduced by Li;\n"
+                 "hatched: no Li to remove, so no oxidation limit)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -119,6 +123,6 @@ def ranking_chart(df, top: int = 20):
     ax.set_yticks(np.arange(len(d)), [f"{r}. {f}" for r, f in zip(d["rank_label"], d.candidate, strict=True)])
     ax.invert_yaxis()
     ax.set_xlabel("composite score (higher is better)")
-    ax.set_title("Composite score; green: insulating interphase, red: mixed conductor", fontsize=10)
+    ax.set_title(f"Composite score, {top_label(df, d)}\ngreen: insulating interphase, red: mixed conductor", fontsize=10)
     fig.tight_layout()
     return fig

@@ -226,3 +226,14 @@ def explain(df: pd.DataFrame, candidate: str, settings: Settings | None = None) 
     for wtxt in r.warnings:
         lines.append(f"warning: {wtxt}")
     return "\n".join(lines)
+
+
+def top_label(df, shown) -> str:
+    """'top N of M' for a chart of the best rows (``shown``, in rank order), saying when a tie
+    continues past the last one shown."""
+    text = f"top {len(shown)} of {len(df)}"
+    if 0 < len(shown) < len(df):
+        last = shown["rank_label"].iloc[-1]
+        if (df["rank_label"] == last).sum() > (shown["rank_label"] == last).sum():
+            text += f" (the tie at rank {last} continues in the table)"
+    return text

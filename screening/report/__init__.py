@@ -14,7 +14,7 @@ import json
 import pandas as pd
 
 from screening import provenance as prov_mod
-from screening.outputs import write_folder
+from screening.outputs import check_folder, write_folder
 from screening.report import interactive
 from screening.report.tables import (FORMATS, TABLE_COLUMNS, cell, flat_frame, markdown_table, records,
                                      write_file)
@@ -43,7 +43,7 @@ def method_text(settings: Settings) -> str:
             f"{w.insulation:g}, volume {w.volume:g}) of sub-scores for stability against Li, stability against the "
             f"electrolyte (reaction energies with |E| < {1000 * settings.tolerance_eV_per_atom:g} meV/atom count as 0: "
             f"inside DFT error), electronic insulation (smallest product gap / 4 eV; 0 for mixed conductors, a product "
-            f"insulates above {settings.gap_threshold_eV:g} eV, the measured gap where known, else MP's PBE gap) and volume "
+            f"insulates above {settings.gap_threshold_eV:g} eV, the measured gap where known, else MP's PBE gap corrected to the measured scale) and volume "
             f"expansion (V ratio - 1, capped at 0.5; unknown counts 0.5). Pareto front 1 = not dominated on the four "
             f"criteria. Equal scores share a rank ('=') unless the tie-break key (gap, electrolyte reaction energy, window "
             f"width) separates them.")
@@ -129,6 +129,18 @@ def report_files(store, df: pd.DataFrame, settings: Settings, provenance: dict, 
     return files
 
 
+#: the files of every report, and the names of those that depend on the results
+REPORT_NAMES = ("ranking.png", "windows.png", "report.md", "report.html", "ranking.csv", "ranking.csv.provenance.json",
+                "ranking.json")
+REPORT_PATTERNS = ("reaction_*.png",)
+
+
+def check_report_folder(folder, option: str = "--out"):
+    """A report folder checked before any work (``screening.outputs.check_folder``), including
+    the report's own file names."""
+    return check_folder(folder, option, names=REPORT_NAMES, patterns=REPORT_PATTERNS)
+
+
 def write_report(store, df: pd.DataFrame, folder, settings: Settings | None = None, provenance: dict | None = None,
                  seed: str = ""):
     """Write a report folder (``screening.outputs.write_folder`` rules: a folder this tool did not
@@ -163,6 +175,10 @@ def markdown_report(df: pd.DataFrame, settings: Settings, pngs: dict, provenance
     return "\n".join(parts) + "\n"
 
 
+#: columns whose first click sorts the largest value first (the best candidates on top)
+HIGHER_IS_BETTER = {"score", "min_product_band_gap_eV", "volume_ratio", "oxidation_limit_V"}
+DESCENDING_FIRST = " data-first='descending'"
+
 _SCRIPT = """
 (function(){
   var table=document.getElementById('ranking'); if(!table) return;
@@ -171,7 +187,7 @@ _SCRIPT = """
   function key(td){var t=td.getAttribute('data-v'); var n=parseFloat(t); return (t!==''&&!isNaN(n))?n:td.textContent.toLowerCase();}
   Array.prototype.forEach.call(heads,function(th,i){
     th.addEventListener('click',function(){
-      var asc=th.getAttribute('aria-sort')!=='ascending';
+      var cur=th.getAttribute('aria-sort'), asc=cur?cur!=='ascending':th.getAttribute('data-first')!=='descending';
       Array.prototype.forEach.call(heads,function(h){h.removeAttribute('aria-sort');});
       th.setAttribute('aria-sort',asc?'ascending':'descending');
       var rows=Array.prototype.slice.call(body.rows);
@@ -203,9 +219,11 @@ tr[data-character=insulating] td.char{color:#1b7a3a;font-weight:600} tr[data-cha
 .controls input{padding:4px 6px;min-width:220px} pre{background:#f7f7f7;padding:8px;font-size:12px;white-space:pre-wrap;overflow-x:auto}
 .figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,620px),1fr));gap:12px}
 .prov{font-size:12px;color:#444;background:#fafafa;border:1px solid #eee;padding:6px 10px}
-pre.seed{font-size:13px;line-height:1.5}
-#ranking td:nth-child(2){position:sticky;left:0;background:#fff;z-index:1;font-weight:600}
-#ranking th:nth-child(2){position:sticky;left:0;z-index:2} td.warn{min-width:260px}
+pre.seed{font-size:13px;line-height:1.5;white-space:pre}
+#ranking td:nth-child(-n+2),#ranking th:nth-child(-n+2){position:sticky;z-index:1;box-sizing:border-box}
+#ranking td:nth-child(1),#ranking th:nth-child(1){left:0;width:3.6em;min-width:3.6em;max-width:3.6em}
+#ranking td:nth-child(2),#ranking th:nth-child(2){left:3.6em} #ranking td:nth-child(-n+2){background:#fff}
+#ranking td:nth-child(2){font-weight:600} #ranking th:nth-child(-n+2){z-index:2} td.warn{min-width:260px}
 @media print{.controls{display:none} .wrap{max-height:none}}
 """
 
@@ -215,7 +233,8 @@ def html_report(df: pd.DataFrame, settings: Settings, divs: list[str], pngs: lis
     """One self-contained page (plotly.js inlined, no network): provenance, seed case, figures,
     a sortable and filterable ranking table."""
     cols = [c for c in TABLE_COLUMNS if c in df.columns]
-    head = "".join(f"<th scope='col'>{html.escape(HEADERS.get(c, c.replace('_', ' ')))}</th>" for c in cols)
+    head = "".join(f"<th scope='col'{DESCENDING_FIRST if c in HIGHER_IS_BETTER else ''}>"
+                   f"{html.escape(HEADERS.get(c, c.replace('_', ' ')))}</th>" for c in cols)
     body = []
     for _, r in df.iterrows():
         tds = []
@@ -249,7 +268,7 @@ def html_report(df: pd.DataFrame, settings: Settings, divs: list[str], pngs: lis
 <div class="prov">{prov}</div>
 <p class="note">{html.escape(_summary(df))} Energies in eV/atom (Materials Project GGA/GGA+U, MP2020 corrections).
 |E| &lt; {1000 * settings.tolerance_eV_per_atom:g} meV/atom is within DFT error and is not ranked on. A product
-insulates above a {settings.gap_threshold_eV:g} eV band gap (measured where known, else PBE).
+insulates above a {settings.gap_threshold_eV:g} eV band gap (measured where known, else the corrected PBE gap).
 Volume ratio = V(products)/V(precursor).</p>
 {seed_html}
 <h2>Ranking</h2>

@@ -7,13 +7,24 @@ import math
 
 import pandas as pd
 
+from screening.ranking.scoring import top_label
+
 COLORS = {"insulating": "#2e8b57", "mixed": "#c44e52", "unknown": "#8c8c8c"}
+#: px above the plot area: the title (two lines at most) and, right of it, plotly's toolbar
+TOP_MARGIN = 90
 
 
 def _go():
     import plotly.graph_objects as go
 
     return go
+
+
+def _title(text: str, sub: str = "") -> dict:
+    """A title at the top left, with an optional smaller second line, clear of plotly's toolbar
+    (drawn over the top right of the plot)."""
+    return {"text": f"{text}<br><sub>{sub}</sub>" if sub else text, "x": 0.01, "xanchor": "left", "y": 0.98,
+            "yanchor": "top", "font": {"size": 14}}
 
 
 def _num(v, f=".3g") -> str:
@@ -26,7 +37,9 @@ def _num(v, f=".3g") -> str:
 def ranking_figure(df: pd.DataFrame, top: int = 25):
     """Score of the best ``top`` candidates, coloured by electronic character."""
     go = _go()
-    d = df[df["error"].fillna("") == ""].head(top).iloc[::-1]
+    ok = df[df["error"].fillna("") == ""]
+    label = top_label(ok, ok.head(top))
+    d = ok.head(top).iloc[::-1]
     fig = go.Figure()
     for character, g in d.groupby("electronic_character", sort=True):
         text = [f"<b>{r.candidate}</b> (rank {r.rank_label})<br>interphase: {r.interphase}<br>score {r.score:.3f}: "
@@ -36,9 +49,9 @@ def ranking_figure(df: pd.DataFrame, top: int = 25):
         fig.add_bar(x=g.score, y=[f"{r.rank_label}. {r.candidate}" for r in g.itertuples()], orientation="h",
                     name=character, marker_color=COLORS.get(character, "#8c8c8c"), hovertext=text, hoverinfo="text")
     order = [f"{r.rank_label}. {r.candidate}" for r in d.itertuples()]
-    fig.update_layout(title="Composite score (higher is better)", xaxis_title="score", barmode="overlay",
-                      yaxis={"categoryorder": "array", "categoryarray": order}, height=22 * len(d) + 160,
-                      margin={"l": 140, "r": 20, "t": 50, "b": 40}, legend_title="interphase")
+    fig.update_layout(title=_title("Composite score (higher is better)", label), xaxis_title="score", barmode="overlay",
+                      yaxis={"categoryorder": "array", "categoryarray": order}, height=22 * len(d) + 180,
+                      margin={"l": 140, "r": 20, "t": TOP_MARGIN, "b": 40}, legend_title="interphase")
     return fig
 
 
@@ -63,10 +76,11 @@ def windows_figure(windows, max_V: float = 6.0, cathode_V: float = 4.0):
     fig.add_vline(x=0, line_dash="dash", line_color="grey", annotation_text="Li/Li+", annotation_position="top")
     fig.add_vline(x=cathode_V, line_dash="dash", line_color="crimson", annotation_text=f"cathode {cathode_V:g} V",
                   annotation_position="top")
-    fig.update_layout(title="Stability windows vs Li/Li+ (blue: stable against Li metal; orange: reduced by Li; "
-                            "hatched: no Li to remove)", title_font_size=13, xaxis_title="V vs Li/Li+",
-                      xaxis_range=[-0.2, max_V + 0.8], yaxis={"categoryorder": "array", "categoryarray": names[::-1]},
-                      height=26 * len(windows) + 160, margin={"l": 120, "r": 20, "t": 60, "b": 40})
+    fig.update_layout(title=_title("Stability windows vs Li/Li+",
+                                   "blue: stable against Li metal; orange: reduced by Li; hatched: no Li to remove"),
+                      xaxis_title="V vs Li/Li+", xaxis_range=[-0.2, max_V + 0.8],
+                      yaxis={"categoryorder": "array", "categoryarray": names[::-1]},
+                      height=26 * len(windows) + 180, margin={"l": 120, "r": 20, "t": TOP_MARGIN, "b": 40})
     return fig
 
 
@@ -81,9 +95,12 @@ def reaction_figure(kinks, a: str, b: str, title: str, tolerance_eV_per_atom: fl
                   annotation_text="within DFT error", annotation_position="top left")
     fig.add_scatter(x=xs, y=es, mode="lines+markers", hovertext=text, hoverinfo="text", showlegend=False,
                     line_color="#4c72b0")
-    fig.update_layout(title=title, title_font_size=13, xaxis_title=f"mixing ratio x (atomic fraction of {a}); the ends are "
-                                                                        "each reactant's own hull decomposition",
-                      yaxis_title="reaction energy (eV/atom)", height=360, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    lo = min(es + [0.0])  # the DFT-error band is a band, not the whole plot
+    fig.update_layout(title=_title(title), xaxis_title=f"mixing ratio x (atomic fraction of {a}); the ends are "
+                                                       "each reactant's own hull decomposition",
+                      yaxis_title="reaction energy (eV/atom)", yaxis_range=[min(1.3 * lo, -3 * tolerance_eV_per_atom),
+                                                                            2 * tolerance_eV_per_atom],
+                      height=380, margin={"l": 60, "r": 20, "t": TOP_MARGIN, "b": 50})
     return fig
 
 
@@ -98,9 +115,9 @@ def tradeoff_figure(df: pd.DataFrame):
                 for r in g.itertuples()]
         fig.add_scatter(x=g.volume_ratio, y=g.electrolyte_reaction_energy_eV_per_atom, mode="markers", name=character,
                         marker={"color": COLORS.get(character, "#8c8c8c"), "size": 9}, hovertext=text, hoverinfo="text")
-    fig.update_layout(title="Expansion vs reactivity with the electrolyte", xaxis_title="V(products) / V(precursor)",
-                      yaxis_title="reaction energy with the electrolyte (eV/atom)", height=420,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, legend_title="interphase")
+    fig.update_layout(title=_title("Expansion vs reactivity with the electrolyte"), xaxis_title="V(products) / V(precursor)",
+                      yaxis_title="reaction energy with the electrolyte (eV/atom)", height=440,
+                      margin={"l": 60, "r": 20, "t": TOP_MARGIN, "b": 50}, legend_title="interphase")
     return fig
 
 
