@@ -12,8 +12,10 @@ so that ``--help``, ``--version`` and a single window start fast.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -44,7 +46,7 @@ _OPTS: dict = {}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ElectrolyteOpt = Annotated[str, typer.Option(help="Electrolyte (formula, formula:mp-id or phase id).")]
-GapOpt = Annotated[float, typer.Option(help="A product insulates above this band gap (eV; measured where known, else PBE).")]
+GapOpt = Annotated[float, typer.Option(help="A product insulates above this band gap (eV; measured where known, else the corrected PBE gap).")]
 ToleranceOpt = Annotated[float, typer.Option(help="DFT-error tolerance (eV/atom): |E| below it is not ranked on.")]
 
 
@@ -71,13 +73,15 @@ def _root(
     exclude_artefacts: Annotated[bool, typer.Option("--exclude-artefacts", help="Leave dilute-supercell artefacts (e.g. LiMg149) out of every hull.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ):
+    provenance.now()  # a malformed SOURCE_DATE_EPOCH is found before any work
     for name, path in (("--shared", shared), ("--phases", phases)):
         if path is not None and ("\0" in str(path) or not str(path).strip()):
             raise InputError(f"{name} {str(path)!r}: give a path without NUL characters")
     if shared is not None and not shared.is_dir():
         raise InputError(f"--shared {shared} is not a folder: point it at the folder holding mp/, mp2025/ and densities/")
     if phases is not None and not phases.is_file():
-        raise InputError(f"--phases {phases} not found: give a CSV of user phases")
+        what = "is a folder" if phases.is_dir() else "not found"
+        raise InputError(f"--phases {phases} {what}: give a CSV of user phases")
     _OPTS.update(shared=shared, phases=phases, exclude_artefacts=exclude_artefacts)
 
 
@@ -129,7 +133,9 @@ def _save_plot(target, fig) -> None:
 
     with atomic_write(target) as tmp:
         fmt = target.path.suffix.lower().lstrip(".") if not target.stream else Path(target.given).suffix.lstrip(".")
-        fig.savefig(tmp, format=fmt or "png", dpi=130, metadata={"Date": None} if fmt in ("svg", "pdf") else {"Software": None})
+        with plt.rc_context({"svg.hashsalt": "screening"}):  # fixed SVG element ids: the same figure, the same bytes
+            fig.savefig(tmp, format=fmt or "png", dpi=130,
+                        metadata={"Date": None} if fmt in ("svg", "pdf") else {"Software": None})
     plt.close(fig)
 
 
@@ -450,11 +456,13 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA
 def _out_target(out_path: Path | None, fmt: str):
     if out_path is None:
         return None
-    from screening.outputs import check_file, check_folder
+    from screening.outputs import check_file
     from screening.report.tables import SIDECAR
 
     if fmt == "html":
-        return check_folder(out_path)
+        from screening.report import check_report_folder
+
+        return check_report_folder(out_path)
     target = check_file(out_path)
     if fmt == "csv" and not target.stream:
         check_file(str(target.path) + SIDECAR, "--out (provenance sidecar)")
@@ -463,6 +471,11 @@ def _out_target(out_path: Path | None, fmt: str):
 
 def _emit_screen(store, df, fmt, target, settings, top):
     from screening import report
+
+    failed = df["error"].fillna("").astype(bool)
+    if failed.any():
+        _err(f"{int(failed.sum())} of {len(df)} candidates could not be evaluated: their rows carry the error "
+             f"({', '.join(df.candidate[failed].head(5))}{' ...' if failed.sum() > 5 else ''})")
 
     if fmt == "html":
         folder = report.write_report(store, df, target, settings, provenance.record(settings, _OPTS.get("command"), store))
@@ -481,6 +494,8 @@ def _emit_screen(store, df, fmt, target, settings, top):
     else:
         cols = ["rank_label", "candidate", "kind", "score", "pareto_front", "tie_break", "interphase",
                 "electronic_character", "volume_ratio", "electrolyte_reaction_energy_eV_per_atom", "warnings"]
+        if df["error"].head(top).fillna("").astype(bool).any():
+            cols.append("error")
         _table(f"screen vs {settings.electrolyte} (top {min(top, len(df))} of {len(df)})",
                [report.HEADERS.get(c, c) for c in cols], [list(r) for r in df[cols].head(top).itertuples(index=False)])
 
@@ -522,10 +537,9 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] 
          electrolyte: ElectrolyteOpt = "Li7La3Zr2O12"):
     """The main job: the LLZO/LiI seed case, then a ranked screen of the shipped candidates with a report."""
     from screening import ranking, report
-    from screening.outputs import check_folder
 
     settings = _settings(electrolyte=electrolyte)
-    folder = check_folder(out_dir)
+    folder = report.check_report_folder(out_dir)
     t0 = time.perf_counter()
     store = _store()
     ranking.check_electrolyte(store, settings.electrolyte)
@@ -602,9 +616,11 @@ def add_structure(
         "converged", "cached", "warning"],
         [[r.phase_id, r.formula, r.energy_eV_per_atom, r.mp_hull_energy_eV_per_atom, 1000 * r.e_above_hull_eV_per_atom,
           r.molar_volume_cm3_per_mol, r.n_steps, r.converged, r.cached, r.warning or "-"] for r in df.itertuples()])
-    _err("band gap: unknown (CHGNet gives no band gap) unless --band-gap is given")
+    if not band_gap:
+        _err("band gap: unknown (CHGNet gives no band gap): give it with --band-gap if you know it")
     if target is not None:
-        _err(f"{len(df)} phases written to {target.given}: add them to any command with `screening --phases {target.given} ...`")
+        _err(f"{len(df)} phases written to {target.given}: add them to any command with `screening --phases {target.given} ...` "
+             "(there they are named user:NAME)")
     if screened is not None:
         _emit_screen(new, screened, "table", None, settings, 25)
 
@@ -614,8 +630,28 @@ def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C, so temporary file
     raise SystemExit(143)
 
 
+def _stdout_closed() -> bool:
+    """True when the process was started with its standard output closed (``>&-``)."""
+    if sys.stdout is None:
+        return True
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real file (captured in tests): fine
+        return False
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: one-line errors, exit 2 on bad input, 130 on Ctrl-C, 143 on SIGTERM."""
+    if sys.stderr is None:  # nowhere to say anything: run with stderr discarded
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    if _stdout_closed():
+        _err("error: standard output is closed: redirect it to a file (> out.txt) or to /dev/null")
+        return 2
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (embedded use): leave signals alone
@@ -662,12 +698,28 @@ def _main(argv) -> int:
         if exc.code == 143:
             _err("error: terminated; nothing was written")
         return exc.code if isinstance(exc.code, int) else 1
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        _silence_stdout()
         return 0
     except OverflowError as exc:  # huge numbers given as options
         _err(f"error: a number is out of range ({exc}): give a smaller value")
         return 2
+    except OSError as exc:  # the system refused a read or write (stdout on a full disk, a vanished file ...)
+        name = str(exc.filename or "")
+        name = name if len(name) <= 80 else name[:38] + "..." + name[-38:]
+        where = f" {name}" if name else " standard output" if exc.errno in (errno.ENOSPC, errno.EIO) else ""
+        _err(f"error: cannot read or write{where} ({exc.strerror or exc}): check the path, the disk and the permissions")
+        _silence_stdout()
+        return 2
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail a second time."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):
+        pass
 
 
 if __name__ == "__main__":

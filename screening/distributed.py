@@ -15,6 +15,7 @@ with the rows kept in memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -204,7 +205,7 @@ class DaskRunner:
         with dask.config.set({"distributed.worker.multiprocessing-method": method,
                               "distributed.nanny.pre-spawn-environ": env}):
             if method == "forkserver":
-                get_mp_context().set_forkserver_preload(["distributed", "screening.ranking"])
+                get_mp_context().set_forkserver_preload(["screening._dask_worker", "distributed", "screening.ranking"])
             cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=50)
         return Client(cluster), cluster
@@ -219,7 +220,13 @@ class DaskRunner:
             except OSError as exc:
                 raise InputError(f"--checkpoint {self.checkpoint}: cannot create {folder} ({exc.strerror}): "
                                  "give a writable folder") from None
-        client, cluster = self._connected()
+        try:
+            client, cluster = self._connected()
+        except BaseException:
+            if folder is not None:  # an unreachable scheduler leaves no empty checkpoint folder behind
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
         try:
             n_workers = len(client.scheduler_info()["workers"]) or (self.workers or 1)
             chunks = chunk_candidates(cand, n_workers * self.chunks_per_worker)

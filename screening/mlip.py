@@ -135,6 +135,10 @@ def read_structure(item) -> tuple[Structure, str]:
                     s = None
         if s is None or len(s) == 0:
             raise DataError(f"cannot read structure file {path}: give a CIF or POSCAR (VASP) file")
+        declared = _declared_formula(path)
+        if declared is not None and s.is_ordered and declared.reduced_composition != s.composition.reduced_composition:
+            raise DataError(f"structure file {path}: its atoms make {s.composition.reduced_formula} but it declares "
+                            f"{declared.reduced_formula} (_chemical_formula_sum): check for overlapping or missing sites")
         return Structure.from_sites(s), str(path)
     if isinstance(item, Structure):
         return item.copy(), "structure"
@@ -149,6 +153,21 @@ def read_structure(item) -> tuple[Structure, str]:
             raise InputError("ase Atoms without periodic cell: give a crystal (pbc=True and a cell)")
         return AseAtomsAdaptor.get_structure(item), "atoms"
     raise InputError(f"cannot use a {type(item).__name__} as a structure: give a file path, a pymatgen Structure or ase Atoms")
+
+
+def _declared_formula(path: Path):
+    """The composition a CIF file declares (``_chemical_formula_sum``), None if none or not a CIF."""
+    if path.suffix.lower() != ".cif":
+        return None
+    from pymatgen.io.cif import CifFile
+
+    try:
+        with _quiet():
+            blocks = list(CifFile.from_file(path).data.values())
+        text = blocks[0].data.get("_chemical_formula_sum") if len(blocks) == 1 else None
+        return Composition(str(text).replace(" ", "")) if text else None
+    except Exception:  # an unreadable or unusual formula field: nothing to compare against
+        return None
 
 
 def structure_hash(s: Structure) -> str:

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -80,6 +81,9 @@ class Target:
 
 
 SYSTEM_TREES = ("/dev/", "/proc/", "/sys/")
+KERNEL_TREES = ("/proc/", "/sys/")
+#: longest path and file name most file systems take (bytes)
+PATH_MAX, NAME_MAX = 4096, 255
 _OWN_FDS = {"/dev/stdout": 1, "/dev/stderr": 2, "/dev/fd/1": 1, "/dev/fd/2": 2, "/proc/self/fd/1": 1, "/proc/self/fd/2": 2}
 
 
@@ -95,14 +99,27 @@ def writable_dir(folder: Path) -> bool:
     return True
 
 
+def _check_name(given: str, p: Path, option: str, what: str = "file") -> None:
+    """Empty paths, NUL characters and names longer than the file system allows are bad input."""
+    if not given.strip() or "\0" in given:
+        raise InputError(f"{option} {given!r}: empty path or a NUL character: give a {what} name")
+    if len(os.fsencode(str(p))) > PATH_MAX:
+        raise InputError(f"{option}: the path is {len(os.fsencode(str(p)))} bytes long (at most {PATH_MAX}): give a shorter path")
+    for part in p.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise InputError(f"{option}: the name {part[:40]}... is {len(os.fsencode(part))} bytes long (at most {NAME_MAX}): "
+                             "give a shorter name")
+
+
 def check_file(path: Path | str, option: str = "--out") -> Target:
     """Classify a file output path before any work; InputError (one line, the fix) if unusable."""
     given = str(path)
-    if not given.strip() or "\0" in given:
-        raise InputError(f"{option} {given!r}: empty path or a NUL character: give a file name")
     p = Path(path).expanduser()
+    _check_name(given, p, option)
     if str(p) in _OWN_FDS:
         return Target(p, stream=True, given=given, fd=_OWN_FDS[str(p)])
+    if str(p).startswith(KERNEL_TREES) or os.path.realpath(p).startswith(KERNEL_TREES):
+        raise InputError(f"{option} {given}: files under /proc and /sys belong to the kernel: give a path elsewhere")
     try:
         real = Path(os.path.realpath(p, strict=False))
         st = os.stat(p) if os.path.exists(p) else None  # a dangling link has no target yet
@@ -194,20 +211,40 @@ def _manifest(folder: Path) -> list[str] | None:
         return None
 
 
-def check_folder(path: Path | str, option: str = "--out") -> Path:
+def _conflicts(folder: Path, names, patterns, owned) -> str | None:
+    """The first entry of ``folder`` the report would write over that this tool does not own:
+    a folder at one of its file names, or a file it did not write at one of its names."""
+    for n in sorted(names):
+        q = folder / n
+        if q.is_dir() and not q.is_symlink():
+            return f"{n} is a folder where the report writes a file"
+        if n not in owned and (q.exists() or q.is_symlink()):
+            return f"{n} exists and was not written by this tool"
+    for pattern in patterns:  # names that depend on the results (reaction_1_LiI.png ...)
+        for q in sorted(folder.glob(pattern)):
+            if q.name not in owned:
+                return f"{q.name} has the name of a report file and was not written by this tool"
+    return None
+
+
+def check_folder(path: Path | str, option: str = "--out", names=(), patterns=()) -> Path:
     """Check a report folder before any work: a new folder in a writable parent, an empty
-    folder, or a folder this tool wrote (its manifest); InputError otherwise."""
+    folder, or a folder this tool wrote (its manifest) where none of the report's file ``names``
+    (and names matching ``patterns``) is a folder or a file of somebody else; InputError otherwise."""
     given = str(path)
-    if not given.strip() or "\0" in given:
-        raise InputError(f"{option} {given!r}: empty path or a NUL character: give a folder name")
+    _check_name(given, Path(path).expanduser(), option, "folder")
     p = Path(os.path.realpath(Path(path).expanduser()))
     if p.exists():
         if not p.is_dir():
             raise InputError(f"{option} {given} is a file, not a folder: give a new folder name")
         if not writable_dir(p):
             raise InputError(f"{option} {given}: folder is not writable: choose another place")
-        if _manifest(p) is None and any(q for q in p.iterdir() if not q.name.startswith(TMP_PREFIX)):
+        owned = _manifest(p)
+        if owned is None and any(q for q in p.iterdir() if not q.name.startswith(TMP_PREFIX)):
             raise InputError(f"{option} {given} exists and is not a screening report: choose a new folder")
+        problem = _conflicts(p, names, patterns, set(owned or ()))
+        if problem:
+            raise InputError(f"{option} {given}: {problem}: move it or choose a new folder")
         return p
     if not p.parent.is_dir():
         raise InputError(f"{option} {given}: folder {p.parent} does not exist: create it first")
@@ -216,14 +253,33 @@ def check_folder(path: Path | str, option: str = "--out") -> Path:
     return p
 
 
-def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out") -> Path:
-    """Write ``files`` (name -> bytes) as a report folder, following the module rules.
+@contextlib.contextmanager
+def _signals_held():
+    """Ctrl-C and SIGTERM wait until the block is done (a commit of renames is never cut in
+    half); they are delivered right after.  Outside the main thread: nothing to hold."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # no pthread_sigmask on this platform
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
-    A new folder is built beside its place and renamed in (all or nothing).  In a folder this
-    tool wrote before, each file is replaced atomically, files of the previous report that the
-    new one lacks are removed, and every other file is kept; the manifest is written last.
+
+def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out") -> Path:
+    """Write ``files`` (name -> bytes) as a report folder, following the module rules: all or
+    nothing.
+
+    A new folder is built beside its place and renamed in.  In a folder this tool wrote before,
+    every new file is first written as a temporary file beside its place; then, with Ctrl-C and
+    SIGTERM held back, the temporary files are renamed over their places, files of the previous
+    report that the new one lacks are removed and the manifest is replaced.  Every other file is
+    kept.  An interrupt before that commit leaves the previous report as it was.
     """
-    folder = check_folder(path, option)
+    folder = check_folder(path, option, names=files)
     clean_stale(folder.parent)
     names = sorted(files)
     manifest = json.dumps({"files": names, "tool": "screening"}, indent=1).encode()
@@ -243,17 +299,30 @@ def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out
         return folder
     clean_stale(folder)
     old = _manifest(folder) or []
-    blocked = sorted(n for n in files if (folder / n).is_dir())
-    if blocked:
-        raise InputError(f"{option} {path}: {blocked[0]} is a folder where the report writes a file: move it or choose a new folder")
-    foreign = sorted(n for n in files if n not in old and (folder / n).exists())
-    if foreign:
-        raise InputError(f"{option} {path}: {foreign[0]} exists and was not written by this tool: move it or choose a new folder")
-    for name, data in files.items():
-        write_bytes(Target(folder / name), data)
-    for name in set(old) - set(files):
-        if "/" not in name and name != MANIFEST:
+    staged: dict[str, Path] = {}
+    try:
+        for name, data in [*files.items(), (MANIFEST, manifest)]:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=".tmp")
+            staged[name] = Path(tmp)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            try:
+                mode = stat.S_IMODE(os.stat(folder / name).st_mode)
+            except FileNotFoundError:
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
+        with _signals_held():
+            for name in names:
+                os.replace(staged.pop(name), folder / name)
+            for name in set(old) - set(files):
+                if "/" not in name and name != MANIFEST:
+                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                        (folder / name).unlink()
+            os.replace(staged.pop(MANIFEST), folder / MANIFEST)
+    except OSError as exc:
+        raise InputError(f"cannot write the report in {path} ({exc.strerror}): check the disk and the path") from None
+    finally:
+        for tmp in staged.values():
             with contextlib.suppress(FileNotFoundError):
-                (folder / name).unlink()
-    write_bytes(Target(folder / MANIFEST), manifest)
+                tmp.unlink()
     return folder

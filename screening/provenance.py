@@ -14,6 +14,7 @@ import sys
 from importlib import metadata
 
 from screening import __version__
+from screening.errors import InputError
 
 ATTRIBUTION = "MP data: CC BY 4.0 (Materials Project, Jain et al., APL Mater. 1, 011002 (2013))"
 #: the data snapshots the shipped phase table is built from
@@ -30,13 +31,18 @@ SNAPSHOTS = [
 
 
 def now() -> str:
-    """UTC time of this run as ISO 8601, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    """UTC time of this run as ISO 8601, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds:
+    whole seconds since 1970; a malformed value is bad input, as the specification asks)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch:
         try:
-            return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).isoformat(timespec="seconds")
+            seconds = int(epoch)
+            if seconds < 0:
+                raise ValueError
+            return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat(timespec="seconds")
         except (ValueError, OverflowError, OSError):
-            pass
+            raise InputError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a date: give whole seconds since 1970 "
+                             "(e.g. 1700000000) or unset it") from None
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 

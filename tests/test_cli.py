@@ -3,11 +3,14 @@ exit 2, nothing written), outputs that keep what a path is."""
 
 import json
 import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
 from screening import __version__, ranking
+from screening.outputs import write_folder
 
 pytestmark = pytest.mark.data
 
@@ -53,9 +56,13 @@ def test_status_lines_on_stderr(cli, tmp_path):
 
 # --------------------------------------------------------------------------- every row out
 def test_every_row_comes_out(cli):
-    rows = json.loads(cli("screen", "LiI", "Li5O3", "Li3N", "--json").out)
+    r = cli("screen", "LiI", "Li5O3", "Li3N", "--json")
+    rows = json.loads(r.out)
     assert [r["candidate"] for r in rows if r["error"]] == ["Li5O3"]
     assert len(rows) == 3 and "not in the phase store" in rows[-1]["error"] and rows[-1]["rank"] is None
+    assert "1 of 3 candidates could not be evaluated" in r.err and "(Li5O3)" in r.err
+    table = cli("screen", "LiI", "Li5O3", "Li3N")  # the terminal table shows the error too
+    assert table.code == 0 and "error" in table.out and "Li5O3 is not" in table.out  # (wrapped in its cell)
 
 
 def test_csv_columns_do_not_depend_on_the_first_row(cli):
@@ -182,7 +189,12 @@ def test_out_device_is_streamed(cli):
 @pytest.mark.parametrize("args,word", [
     (("screen", "LiF", "--format", "csv", "--out", "{tmp}"), "is a folder"),
     (("screen", "LiF", "--format", "csv", "--out", "{tmp}/missing/r.csv"), "does not exist"),
-    (("screen", "LiF", "--format", "csv", "--out", "/sys/r.csv"), "not made under /dev, /proc or /sys"),
+    (("screen", "LiF", "--format", "csv", "--out", "/sys/r.csv"), "belong to the kernel"),
+    (("screen", "LiF", "--format", "csv", "--out", "/proc/self/comm"), "belong to the kernel"),
+    (("screen", "LiF", "--format", "csv", "--out", "/dev/r.csv"), "not made under /dev, /proc or /sys"),
+    (("screen", "LiF", "--format", "csv", "--out", "{tmp}/" + "a" * 300 + ".csv"), "at most 255"),
+    (("screen", "LiF", "--format", "html", "--out", "{tmp}/rep"), "ranking.csv is a folder where the report writes"),
+    (("screen", "LiF", "--format", "html", "--out", "{tmp}/rep2"), "reaction_1_LiF.png has the name of a report file"),
     (("screen", "LiF", "--format", "csv", "--out", "{tmp}/loop.csv"), "symbolic links"),
     (("window", "LiI", "--plot", "/dev/stdout.png"), "no such device"),
     (("screen", "LiF", "--format", "html", "--out", "{tmp}/file.txt"), "is a file"),
@@ -193,6 +205,9 @@ def test_out_device_is_streamed(cli):
 def test_bad_output_paths_fail_before_any_work(cli, tmp_path, monkeypatch, args, word):
     (tmp_path / "file.txt").write_text("keep")
     (tmp_path / "loop.csv").symlink_to(tmp_path / "loop.csv")
+    for name, clash in (("rep", "ranking.csv"), ("rep2", "reaction_1_LiF.png")):  # earlier reports, then the user's
+        write_folder(tmp_path / name, {"report.html": b"earlier"})
+        (tmp_path / name / clash).mkdir() if clash.endswith(".csv") else (tmp_path / name / clash).write_text("mine")
 
     def never(*a, **k):
         raise AssertionError("computed before checking the output path")
@@ -245,13 +260,17 @@ BAD = [
     (("explain", "Xx"), "unknown element"),
     (("phase", "LiI:"), "give a phase id after the colon"),
     (("fetch", "--chemsys", "Li-Qq"), "unknown element"),
+    (("phase", "Li5O3", "--polymorphs"), "Li5O3 is not in the phase store"),
+    (("--phases", "{tmp}", "window", "LiI"), "is a folder"),
+    (("--exclude-artefacts", "window", "LiMg149"), "left out as a dilute-supercell artefact"),
+    (("window", "Li\x1b[2JO"), "'Li\\x1b[2JO'"),
 ]
 
 
 @pytest.mark.parametrize("args,word", BAD)
 def test_bad_input_one_line_exit_2(cli, tmp_path, args, word):
     before = _listing(tmp_path)
-    r = cli(*args)
+    r = cli(*[a.format(tmp=tmp_path) for a in args])
     assert r.code == 2, (r.out, r.err)
     assert word in r.err and "Traceback" not in r.err
     assert len(r.err.strip().splitlines()) == 1
@@ -272,6 +291,25 @@ def test_bad_user_phases(cli, tmp_path, body, word):
     p.write_text(body)
     r = cli("--phases", p, "window", "LiI")
     assert r.code == 2 and word in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_environment_checked_before_any_work(cli, monkeypatch, capsys):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    r = cli("window", "LiI")
+    assert r.code == 2 and "SOURCE_DATE_EPOCH='yesterday' is not a date" in r.err and r.out == ""
+    assert cli("--version").code == 0
+    from screening import cli as cli_mod
+
+    monkeypatch.setattr(sys, "stdout", None)  # started with stdout closed (>&-)
+    assert cli_mod.main(["window", "LiI"]) == 2
+    assert capsys.readouterr().err.strip() == "error: standard output is closed: redirect it to a file (> out.txt) or to /dev/null"
+
+
+def test_full_disk_on_stdout_is_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "screening", "window", "LiI", "--json"], stdout=open("/dev/full", "w"),
+                       stderr=subprocess.PIPE, text=True, env={**os.environ, "SCREENING_CACHE": str(tmp_path)})
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: cannot read or write standard output (No space left on device): check the path, the disk and the permissions"]
 
 
 def test_user_phases_are_used(cli, tmp_path):

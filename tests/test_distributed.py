@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import signal
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -215,6 +216,8 @@ def test_cli_bad_input(cli, args, word):
     r = cli("screen", *args)
     assert r.code == 2 and word in r.err and "Traceback" not in r.err
     assert len(r.err.strip().splitlines()) == 1
+    runs = Path(os.environ["SCREENING_CACHE"]) / "runs"  # no empty checkpoint folder left behind
+    assert not (runs.is_dir() and any(runs.iterdir()))
 
 
 @pytest.mark.dask
@@ -227,3 +230,36 @@ def test_started_runner_closes_cleanly_when_unused():
             and p.status() != psutil.STATUS_ZOMBIE and "forkserver" not in " ".join(p.cmdline())
             and "resource_tracker" not in " ".join(p.cmdline())]
     assert left == []
+
+
+@pytest.mark.dask
+def test_ctrl_c_on_a_dask_run_is_one_line(tmp_path):
+    """Ctrl-C reaches the whole process group (the client and its worker processes): the workers
+    ignore it, the client stops the cluster and prints one line, nothing is written."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "x.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "screening", "screen", "--all-li", "--workers", "2", "--max-red-V", "0",
+                             "--format", "csv", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env={**os.environ, "SCREENING_CACHE": str(tmp_path / "c")})
+    def workers() -> int:  # the worker processes: children of the forkserver
+        n = 0
+        for p in psutil.Process(proc.pid).children():
+            try:
+                if "forkserver" in " ".join(p.cmdline()):
+                    n += len(p.children())
+            except psutil.Error:
+                continue
+        return n
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and workers() < 2:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["error: interrupted; nothing was written"]
+    assert not out.exists()

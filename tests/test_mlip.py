@@ -249,6 +249,18 @@ def test_friendly_errors(store, tmp_path):
     _one_line(e, "band gap")
     with pytest.raises(InputError):
         mlip.relax_structure(42)
+    # a CIF whose atoms do not make the formula it declares (two atoms on one site): refused, not
+    # read with an atom silently lost
+    cif = tmp_path / "overlap.cif"
+    antiperovskite_li3ocl().to(filename=str(cif))
+    text = cif.read_text().splitlines()
+    li = next(line for line in text if line.split()[:1] == ["Li"])
+    o = next(k for k, line in enumerate(text) if line.split()[:1] == ["O"])
+    text[o] = "  O  O1  1  " + "  ".join(li.split()[3:6]) + "  1"
+    cif.write_text("\n".join(text) + "\n")
+    with pytest.raises(DataError) as e:
+        mlip.read_structure(cif)
+    _one_line(e, "overlap.cif", "declares Li3ClO", "overlapping or missing sites")
 
 
 def test_missing_chgnet_names_the_install_command(monkeypatch):

@@ -88,8 +88,10 @@ def test_refused_paths(tmp_path, make, word):
 
 
 def test_unwritable_folder_refused(tmp_path):
-    with pytest.raises(InputError, match="not made under /dev, /proc or /sys"):
+    with pytest.raises(InputError, match="belong to the kernel"):
         check_file("/sys/nope.csv")  # sysfs: creating a file fails even for root
+    with pytest.raises(InputError, match="not made under /dev, /proc or /sys"):
+        check_file("/dev/nope.csv")
 
 
 def test_report_folder_keeps_foreign_files(tmp_path):
@@ -106,6 +108,54 @@ def test_report_folder_keeps_foreign_files(tmp_path):
     with pytest.raises(InputError, match="c.txt exists and was not written by this tool"):
         write_folder(folder, {"c.txt": b"report"})
     assert (folder / "c.txt").read_text() == "user file with a report name"
+
+
+def test_interrupted_rewrite_keeps_the_previous_report(tmp_path, monkeypatch):
+    """Ctrl-C while a report folder is rewritten: the previous report stays whole, nothing new
+    is left beside it, and the next run is not refused."""
+    import screening.outputs as outputs
+
+    folder = tmp_path / "rep"
+    write_folder(folder, {"a.txt": b"old a", "b.txt": b"old b"})
+    real_mkstemp, calls = outputs.tempfile.mkstemp, []
+
+    def interrupted(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:  # two new files staged, then Ctrl-C
+            raise KeyboardInterrupt
+        return real_mkstemp(*a, **k)
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_folder(folder, {"a.txt": b"new a", "c.txt": b"new c", "d.txt": b"new d"})
+    monkeypatch.undo()
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, "a.txt", "b.txt"]
+    assert (folder / "a.txt").read_bytes() == b"old a" and (folder / "b.txt").read_bytes() == b"old b"
+    write_folder(folder, {"a.txt": b"new a", "c.txt": b"new c"})
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, "a.txt", "c.txt"]
+
+
+def test_report_names_are_checked_before_any_work(tmp_path):
+    from screening.outputs import check_folder
+
+    folder = tmp_path / "rep"
+    write_folder(folder, {"report.html": b"x"})
+    (folder / "ranking.csv").mkdir()
+    with pytest.raises(InputError, match="ranking.csv is a folder where the report writes a file"):
+        check_folder(folder, names=("report.html", "ranking.csv"))
+    (folder / "ranking.csv").rmdir()
+    (folder / "reaction_1_LiI.png").write_text("the user's own figure")
+    with pytest.raises(InputError, match="reaction_1_LiI.png has the name of a report file"):
+        check_folder(folder, names=("report.html",), patterns=("reaction_*.png",))
+    assert check_folder(folder, names=("report.html",)) == folder
+
+
+@pytest.mark.parametrize("path,word", [("x" * 300 + ".csv", "304 bytes long"), ("/".join(["d" * 200] * 25), "at most 4096"),
+                                        ("/proc/self/comm", "belong to the kernel"), ("/proc/version", "belong to the kernel"),
+                                        ("/sys/kernel/notes", "belong to the kernel")])
+def test_long_names_and_kernel_files_refused(path, word):
+    with pytest.raises(InputError, match=word):
+        check_file(path)
 
 
 def test_foreign_folder_refused(tmp_path):
@@ -131,7 +181,7 @@ def test_own_stdout_is_written_through_its_descriptor(tmp_path):
     """`--out /dev/stdout` with stdout appended to a log: the log keeps what it had."""
     log = tmp_path / "log.txt"
     log.write_text("earlier\n")
-    code = f"from screening.outputs import write_text; write_text('/dev/stdout', 'data\\n')"
+    code = "from screening.outputs import write_text; write_text('/dev/stdout', 'data\\n')"
     with open(log, "a") as fh:
         subprocess.run([sys.executable, "-c", code], stdout=fh, check=True)
     assert log.read_text() == "earlier\ndata\n"

@@ -29,6 +29,11 @@ _TOKEN = re.compile(r"([A-Z][a-z]?)|(\d+(?:\.\d+)?|\.\d+)|([()\[\]])|(\s+)")
 _MP_ID = re.compile(r"^(mp|mvc)-\d+$")
 
 
+def _shown(text: str) -> str:
+    """Text for a message: control characters escaped (a terminal shows them as they are)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _tokens(text: str):
     pos = 0
     while pos < len(text):
@@ -36,7 +41,7 @@ def _tokens(text: str):
         if m is None:
             ch = text[pos]
             hint = " (exponents are not allowed: write the amount out)" if ch in "eE" and pos and text[pos - 1].isdigit() else ""
-            raise InputError(f"malformed formula '{text}': unexpected '{ch}'{hint}; {_EXAMPLE}")
+            raise InputError(f"malformed formula '{_shown(text)}': unexpected '{_shown(ch)}'{hint}; {_EXAMPLE}")
         pos = m.end()
         if m.group(4):
             continue
@@ -50,20 +55,20 @@ def _amounts(text: str) -> dict[str, float]:
     for kind, tok in _tokens(text):
         if kind == 1:  # element symbol
             if tok in ISOTOPES:
-                raise InputError(f"isotope '{tok}' in '{text}': write {ISOTOPES[tok]} (the data have no isotopes)")
+                raise InputError(f"isotope '{tok}' in '{_shown(text)}': write {ISOTOPES[tok]} (the data have no isotopes)")
             if not Element.is_valid_symbol(tok):
-                raise InputError(f"unknown element '{tok}' in '{text}': use element symbols such as Li, O, Zr")
+                raise InputError(f"unknown element '{tok}' in '{_shown(text)}': use element symbols such as Li, O, Zr")
             if Element(tok).Z > MAX_Z:
-                raise InputError(f"element '{tok}' in '{text}' has no data: use elements up to Lr (Z <= {MAX_Z})")
+                raise InputError(f"element '{tok}' in '{_shown(text)}' has no data: use elements up to Lr (Z <= {MAX_Z})")
             stack[-1][tok] = stack[-1].get(tok, 0.0) + 1.0
             last = tok
         elif kind == 2:  # amount
             n = float(tok)
             if last is None:
-                raise InputError(f"malformed formula '{text}': the number {tok} follows nothing; {_EXAMPLE}")
+                raise InputError(f"malformed formula '{_shown(text)}': the number {tok} follows nothing; {_EXAMPLE}")
             if not (MIN_AMOUNT <= n <= MAX_AMOUNT):
                 what = "zero" if n == 0 else ("too small" if n < MIN_AMOUNT else "too large")
-                raise InputError(f"amount {tok} in '{text}' is {what}: give amounts between {MIN_AMOUNT:g} and {MAX_AMOUNT:g} "
+                raise InputError(f"amount {tok} in '{_shown(text)}' is {what}: give amounts between {MIN_AMOUNT:g} and {MAX_AMOUNT:g} "
                                  "(leave out absent elements)")
             if isinstance(last, str):
                 stack[-1][last] += n - 1.0
@@ -76,13 +81,13 @@ def _amounts(text: str) -> dict[str, float]:
             last = None
         else:
             if len(stack) == 1 or not stack[-1]:
-                raise InputError(f"malformed formula '{text}': unbalanced or empty brackets; {_EXAMPLE}")
+                raise InputError(f"malformed formula '{_shown(text)}': unbalanced or empty brackets; {_EXAMPLE}")
             group = stack.pop()
             for el, n in group.items():
                 stack[-1][el] = stack[-1].get(el, 0.0) + n
             last = group
     if len(stack) != 1:
-        raise InputError(f"malformed formula '{text}': unbalanced brackets; {_EXAMPLE}")
+        raise InputError(f"malformed formula '{_shown(text)}': unbalanced brackets; {_EXAMPLE}")
     return stack[0]
 
 
@@ -99,10 +104,10 @@ def parse_formula(formula) -> Composition:
     if len(text) > MAX_FORMULA_LENGTH:
         raise InputError(f"formula of {len(text)} characters: give a formula shorter than {MAX_FORMULA_LENGTH}")
     if not re.match(r"^[A-Z(\[]", text):
-        raise InputError(f"malformed formula '{text}': {_EXAMPLE}")
+        raise InputError(f"malformed formula '{_shown(text)}': {_EXAMPLE}")
     amounts = _amounts(text)
     if not amounts:
-        raise InputError(f"malformed formula '{text}': {_EXAMPLE}")
+        raise InputError(f"malformed formula '{_shown(text)}': {_EXAMPLE}")
     return Composition(amounts)
 
 
@@ -131,7 +136,7 @@ def split_identifier(text: str) -> tuple[str | None, str | None]:
     head, sep, tail = text.partition(":")
     if sep:
         if not tail.strip():
-            raise InputError(f"'{text}': give a phase id after the colon, e.g. LiI:mp-22899")
+            raise InputError(f"'{_shown(text)}': give a phase id after the colon, e.g. LiI:mp-22899")
         return head.strip(), tail.strip()
     return text, None
 

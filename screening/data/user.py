@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from screening.data import files
 from screening.data.formula import parse_formula
 from screening.errors import DataError, InputError
 
@@ -33,14 +34,7 @@ def read_user_csv(path: Path | str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"user phase file {path} not found: give the path of a CSV with a 'formula' column")
     how = "write a UTF-8 CSV with a header formula,energy_eV (or formation_energy_eV_per_atom or e_above_hull_eV_per_atom)"
-    try:
-        df = pd.read_csv(path, keep_default_na=False, dtype=str, encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"user phase file {path} is not UTF-8 text: {how}") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"user phase file {path} is empty: {how}") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read user phase file {path} ({exc.__class__.__name__}, malformed CSV): {how}") from None
+    df = files.read_text_csv(path, f"user phase file {path}", how)
     return validate(df, path.name)
 
 

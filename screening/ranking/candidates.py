@@ -43,17 +43,7 @@ HOW = "write a UTF-8 CSV with a header formula,kind (family,note optional) and o
 
 
 def _read(source, name: str) -> pd.DataFrame:
-    try:
-        with source.open("r", encoding="utf-8") as fh:
-            return pd.read_csv(fh, keep_default_na=False, dtype=str, skipinitialspace=True)
-    except FileNotFoundError:
-        raise InputError(f"candidate file {name} not found: {HOW}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"candidate file {name} is not UTF-8 text: {HOW}") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"candidate file {name} is empty: {HOW}") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read candidate file {name} ({exc.__class__.__name__}, malformed CSV): {HOW}") from None
+    return files.read_text_csv(source, f"candidate file {name}", HOW, InputError)
 
 
 def load_candidates(path: Path | str | None = None) -> pd.DataFrame:

@@ -25,6 +25,9 @@ TABLE_COLUMNS = ["rank_label", "candidate", "kind", "score", "pareto_front", "ti
                  "electronic_character", "min_product_band_gap_eV", "li_reaction_energy_eV_per_atom", "volume_ratio",
                  "electrolyte_reaction_energy_eV_per_atom", "reduction_limit_V", "oxidation_limit_V", "warnings", "error"]
 FORMATS = ("table", "csv", "json", "md", "html", "parquet")
+#: parquet types of the columns whose type pandas cannot infer when every row failed (all null)
+ARROW_TYPES = {"li_within_dft_error": pa.bool_(), "electrolyte_within_dft_error": pa.bool_(),
+               "warnings": pa.list_(pa.string()), "warning_kinds": pa.list_(pa.string())}
 SIDECAR = ".provenance.json"
 
 
@@ -99,6 +102,10 @@ def write_file(df: pd.DataFrame, path, fmt_: str, provenance: dict) -> Target:
             tmp.write_text(head + "\n\n" + markdown_table(df) + "\n")
         else:
             tab = pa.Table.from_pandas(df, preserve_index=False)
+            fixed = [i for i, f in enumerate(tab.schema) if f.name in ARROW_TYPES and f.type != ARROW_TYPES[f.name]]
+            for i in fixed:  # all-null columns (every row failed) keep the type they have otherwise
+                tab = tab.set_column(i, tab.schema.field(i).with_type(ARROW_TYPES[tab.schema.field(i).name]),
+                                     tab.column(i).cast(ARROW_TYPES[tab.schema.field(i).name]))
             meta = {**(tab.schema.metadata or {}), b"screening_provenance": json.dumps(provenance).encode()}
             pq.write_table(tab.replace_schema_metadata(meta), tmp)
     if fmt_ == "csv" and not target.stream:
