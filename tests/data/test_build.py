@@ -113,3 +113,49 @@ def test_cif_formula_mismatch_is_named(tmp_path):
 def test_missing_raw_file_is_named(tmp_path):
     with pytest.raises(DataError, match=r"missing data file .*mp_hull_phases.csv: set SCREENING_SHARED"):
         build.snapshot_rows(tmp_path)
+
+
+# --------------------------------------------------------------------------- artefacts
+def test_dilute_supercell_rule_on_a_toy_table():
+    """Li and Mg at 0 eV/atom.  LiMg49 at -0.027 eV/atom: 50 atoms per Li, -1.35 eV per Li from a
+    per-atom energy inside DFT noise -> flagged.  LiMg29 at -0.02: -0.6 eV per Li, too weak a drive
+    for a spurious voltage.  LiMg9 at -0.027: 10 atoms per Li, not dilute.  LiMg59 at -0.08 eV/atom:
+    a formation energy beyond DFT noise (-4.8 eV per Li, but a real compound by this rule)."""
+    from pymatgen.entries.computed_entries import ComputedEntry
+
+    from screening.store import PhaseStore
+
+    phases = {"Li": 0.0, "Mg": 0.0, "LiMg49": -0.027, "LiMg29": -0.02, "LiMg9": -0.027, "LiMg59": -0.08}
+    entries = [ComputedEntry(f, e * Composition(f).num_atoms, entry_id=f"t-{f}") for f, e in phases.items()]
+    table = PhaseStore.from_entries(entries).table.copy()
+    assert build.flag_artefacts(table) == {"n_artefacts": 1}
+    flagged = table.set_index("formula").artefact
+    assert flagged["LiMg49"].startswith("dilute Li (1 per 50 atoms): -1.35 eV per Li from -0.027 eV/atom")
+    assert flagged[["LiMg29", "LiMg9", "LiMg59", "Li", "Mg"]].tolist() == [""] * 5
+
+
+@pytest.mark.data
+def test_artefacts_flagged_where_they_decide_a_result(store):
+    """`window Mg`: MP's LiMg149 (mp-866755, 150 atoms) sets a 4.10 V 'reduction limit' and says so;
+    without artefacts Mg takes up Li only at 0.22 V (LiMg5)."""
+    from screening.results import CaveatKind
+    from screening.thermo.windows import window
+
+    w = window(store, "Mg")
+    assert w.reduction_limit_V == pytest.approx(4.104, abs=0.005) and w.reduction_products == ("LiMg149",)
+    assert [c.kind for c in w.warnings] == [CaveatKind.DILUTE_SUPERCELL] and "mp-866755" in str(w.warnings[0])
+    clean = window(store.without_artefacts(), "Mg")
+    assert clean.reduction_limit_V == pytest.approx(0.216, abs=0.005) and clean.reduction_products == ("LiMg5",)
+    assert not clean.warnings
+    assert store.info_["n_artefacts"] == 14
+
+
+@pytest.mark.data
+def test_known_gga_failure_warns(store):
+    """Graphite lithiates only to LiC12 on MP's GGA hull (LiC6 missing without van der Waals)."""
+    from screening.interphases import interphase
+    from screening.results import CaveatKind
+
+    ip = interphase(store, "C")
+    assert ip.products == ("LiC12",)
+    assert any(c.kind is CaveatKind.GGA_FAILURE and "LiC6" in c.message for c in ip.warnings)
