@@ -65,3 +65,32 @@ def test_al2o3_lithiates_through_li_al_o_stages(store):
     assert "Li2O" in path.stages[-1].products and "Li2O" not in first.products
     # the last stage is the interphase with Li metal
     assert path.stages[-1].products == interphase(store, "Al2O3").products
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("precursor", ["Al2O3", "SnO2", "I2", "ZnO", "Si", "TiO2", "Nb2O5"])
+def test_lithiation_path_equals_pymatgen_element_profile(store, precursor):
+    """Every stage of ``lithiate`` is a step of pymatgen's element profile: the same voltages, Li
+    uptakes and products (pymatgen labels a step by the lower end of its voltage range, lithiate by
+    the voltage at which the stage is reached, so the lists are compared as sets)."""
+    from pymatgen.analysis.phase_diagram import PhaseDiagram
+    from pymatgen.core import Composition, Element
+
+    from screening.thermo.reference import _stabilized
+
+    row = store.lookup(precursor)
+    entries = store.entries([e.symbol for e in Composition(row.composition).elements] + ["Li"])
+    target = next(e for e in entries if e.entry_id == row.phase_id)
+    pd_, _ = _stabilized(PhaseDiagram(entries), entries, target)
+    mu0 = pd_.el_refs[Element("Li")].energy_per_atom
+    prof = pd_.get_element_profile(Element("Li"), Composition(precursor))
+    steps = [p for p in prof if p["evolution"] > 1e-6]  # Li taken up per formula unit
+    path = lithiate(store, precursor)
+    assert len(path.stages) == len(steps) > 0
+    ours_v = sorted(s.voltage_V for s in path.stages)
+    theirs_v = sorted(mu0 - p["chempot"] for p in prof if mu0 - p["chempot"] > 1e-6)
+    assert ours_v == pytest.approx(theirs_v, abs=1e-4)
+    by_li = {round(p["evolution"], 4): p for p in steps}
+    for s in path.stages:
+        reaction = by_li[round(s.li_per_formula_unit, 4)]["reaction"]
+        assert set(s.products) == {c.reduced_formula for c in reaction.products}
