@@ -27,6 +27,7 @@ import typer
 
 from screening import __version__, provenance
 from screening.errors import InputError, ScreeningError
+from screening.outputs import InterruptedAfterCommit
 
 try:  # typer >= 0.20 vendors click (its Abort / Exit live in typer.exceptions)
     from typer._click import exceptions as click_exc
@@ -137,6 +138,20 @@ def _save_plot(target, fig) -> None:
             fig.savefig(tmp, format=fmt or "png", dpi=130,
                         metadata={"Date": None} if fmt in ("svg", "pdf") else {"Software": None})
     plt.close(fig)
+    _wrote(target.given)
+
+
+def _wrote(path) -> None:
+    """Note an output written in full (an interrupt after it says so, not 'nothing was written')."""
+    _OPTS.setdefault("written", []).append(str(path))
+
+
+def _stopped(word: str) -> str:
+    """The one line for an interrupted run, true to what was written."""
+    done = _OPTS.get("written")
+    if done:
+        return f"error: {word} after {', '.join(done)} was written in full; nothing else was written"
+    return f"error: {word}; nothing was written"
 
 
 def _settings(**kw):
@@ -181,6 +196,7 @@ def data_build(
         target = check_file(into / files.PHASES, "--into")
         table, info = build.build_table(root)
         cache_io.write_table(table, info, target.path)
+        _wrote(target.path)
         _err(f"{len(table)} phases written to {target.path}")
         return
     table, info = cache_io.cached_build(root, files.cache_dir(), build.build_table, rebuild=True)
@@ -479,10 +495,12 @@ def _emit_screen(store, df, fmt, target, settings, top):
 
     if fmt == "html":
         folder = report.write_report(store, df, target, settings, provenance.record(settings, _OPTS.get("command"), store))
+        _wrote(folder)
         _err(f"report written to {folder}/report.html")
         return
     if target is not None:
         report.write_file(df, target, "md" if fmt == "table" else fmt, provenance.record(settings, _OPTS.get("command"), store))
+        _wrote(target.given)
         _err(f"{len(df)} rows written to {target.given}")
         return
     if fmt == "json":
@@ -549,6 +567,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] 
     out.print(seed_text, highlight=False, markup=False)
     df = _run_screen(store, None, settings)
     folder = report.write_report(store, df, folder, settings, provenance.record(settings, _OPTS.get("command"), store), seed=seed_text)
+    _wrote(folder)
     cols = ["rank_label", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",
             "electrolyte_reaction_energy_eV_per_atom"]
     _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", [report.HEADERS.get(c, c) for c in cols],
@@ -600,6 +619,7 @@ def add_structure(
                                                                description=f"CHGNet {Path(label).name}"))
     if target is not None:
         mlip.to_user_csv(df, target)
+        _wrote(target.given)
     from screening.report.tables import records
 
     recs = records(df.drop(columns=["structure"]))
@@ -672,9 +692,13 @@ def _main(argv) -> int:
         # outside standalone mode typer turns Ctrl-C into Exit(130) and returns that code
         code = app(args=argv, standalone_mode=False, prog_name="screening")
         if code == 130:
-            _err("error: interrupted; nothing was written")
+            _err(_stopped("interrupted"))
         if isinstance(code, int) and code:
             return code
+    except InterruptedAfterCommit as exc:  # the signal waited for an output to be complete
+        _wrote(exc.path)
+        _err(_stopped("terminated" if exc.signum == signal.SIGTERM else "interrupted"))
+        return 143 if exc.signum == signal.SIGTERM else 130
     except ScreeningError as exc:
         _err(f"error: {exc}")
         return 2
@@ -687,16 +711,16 @@ def _main(argv) -> int:
         _err(f"error: {exc.format_message()} (see `{cmd} --help`)")
         return 2
     except Abort:
-        _err("error: interrupted; nothing was written")
+        _err(_stopped("interrupted"))
         return 130
     except Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
-        _err("error: interrupted; nothing was written")
+        _err(_stopped("interrupted"))
         return 130
     except SystemExit as exc:
         if exc.code == 143:
-            _err("error: terminated; nothing was written")
+            _err(_stopped("terminated"))
         return exc.code if isinstance(exc.code, int) else 1
     except BrokenPipeError:  # the reader went away (| head): stop quietly
         _silence_stdout()

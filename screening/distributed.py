@@ -212,9 +212,10 @@ class DaskRunner:
 
     def __call__(self, store: PhaseStore, cand: pd.DataFrame, settings: Settings, progress=None,
                  v_red: float = 0.0) -> list[dict]:
-        folder = None
+        folder, made = None, []
         if self.checkpoint is not None:
             folder = Path(self.checkpoint) / run_key(store, cand, settings)
+            made = [p for p in [folder, *folder.parents] if not p.exists()]
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -223,9 +224,9 @@ class DaskRunner:
         try:
             client, cluster = self._connected()
         except BaseException:
-            if folder is not None:  # an unreachable scheduler leaves no empty checkpoint folder behind
+            for p in made:  # an unreachable scheduler leaves none of the folders made for the run behind
                 with contextlib.suppress(OSError):
-                    folder.rmdir()
+                    p.rmdir()
             raise
         try:
             n_workers = len(client.scheduler_info()["workers"]) or (self.workers or 1)

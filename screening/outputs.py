@@ -24,6 +24,7 @@ import signal
 import stat
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,20 +254,35 @@ def check_folder(path: Path | str, option: str = "--out", names=(), patterns=())
     return p
 
 
+class InterruptedAfterCommit(BaseException):
+    """Ctrl-C or SIGTERM arrived while an output was being committed: it was held back until the
+    output was complete, then raised as this (``signum``: the signal; ``path``: what was written).
+    A BaseException like KeyboardInterrupt, but not one: click would turn that into a plain abort."""
+
+    def __init__(self, signum: int, path: Path):
+        super().__init__(f"interrupted after {path} was written")
+        self.signum, self.path = signum, path
+
+
 @contextlib.contextmanager
-def _signals_held():
-    """Ctrl-C and SIGTERM wait until the block is done (a commit of renames is never cut in
-    half); they are delivered right after.  Outside the main thread: nothing to hold."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):  # no pthread_sigmask on this platform
+def _signals_held(path: Path):
+    """Ctrl-C and SIGTERM wait until the block is done (a commit of renames is never cut in half),
+    then raise ``InterruptedAfterCommit``.  Python runs signal handlers in the main thread only,
+    so the handlers are swapped for ones that take note (blocking the signal would not do: any
+    other thread of the process may receive it).  Outside the main thread: nothing to hold."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    pending: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    if pending and old[pending[0]] is not signal.SIG_IGN:
+        raise InterruptedAfterCommit(pending[0], path)
 
 
 def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out") -> Path:
@@ -300,9 +316,10 @@ def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out
     clean_stale(folder)
     old = _manifest(folder) or []
     staged: dict[str, Path] = {}
+    mine = f"{TMP_PREFIX}{os.getpid()}-"
     try:
         for name, data in [*files.items(), (MANIFEST, manifest)]:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=mine, suffix=".tmp")
             staged[name] = Path(tmp)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -311,18 +328,20 @@ def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out
             except FileNotFoundError:
                 mode = 0o666 & ~_umask()
             os.chmod(tmp, mode)
-        with _signals_held():
+        with _signals_held(folder):
             for name in names:
-                os.replace(staged.pop(name), folder / name)
+                os.replace(staged[name], folder / name)
+                del staged[name]
             for name in set(old) - set(files):
                 if "/" not in name and name != MANIFEST:
                     with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                         (folder / name).unlink()
-            os.replace(staged.pop(MANIFEST), folder / MANIFEST)
+            os.replace(staged[MANIFEST], folder / MANIFEST)
+            del staged[MANIFEST]
     except OSError as exc:
         raise InputError(f"cannot write the report in {path} ({exc.strerror}): check the disk and the path") from None
-    finally:
-        for tmp in staged.values():
+    finally:  # this writer's temporary files, also one an interrupt left between mkstemp and the bookkeeping
+        for tmp in [*staged.values(), *folder.glob(mine + "*.tmp")]:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
     return folder

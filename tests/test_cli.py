@@ -332,6 +332,23 @@ def test_interrupt_exits_130_and_writes_nothing(store, tmp_path, monkeypatch, ca
     assert list(tmp_path.iterdir()) == []
 
 
+def test_interrupt_after_a_complete_output_says_so(store, tmp_path, monkeypatch, capsys):
+    """A SIGTERM held back until a report folder was complete: exit 143, and the line says what was written."""
+    import signal
+
+    from screening import cli as cli_mod
+    from screening import report
+    from screening.outputs import InterruptedAfterCommit
+
+    def committed_then_terminated(store, df, folder, *a, **k):
+        raise InterruptedAfterCommit(signal.SIGTERM, folder)
+
+    monkeypatch.setattr(report, "write_report", committed_then_terminated)
+    assert cli_mod.main(["screen", "LiI", "--format", "html", "--out", str(tmp_path / "rep")]) == 143
+    assert capsys.readouterr().err.strip() == (f"error: terminated after {tmp_path / 'rep'} was written in full; "
+                                               "nothing else was written")
+
+
 def test_explain(cli):
     r = cli("explain", "LiF", "--json")
     doc = json.loads(r.out)

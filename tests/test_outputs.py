@@ -135,6 +135,32 @@ def test_interrupted_rewrite_keeps_the_previous_report(tmp_path, monkeypatch):
     assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, "a.txt", "c.txt"]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_commit_waits_for_it(tmp_path, monkeypatch, signum):
+    """Ctrl-C or SIGTERM while the new files are renamed in: the commit completes, then the run
+    stops with InterruptedAfterCommit naming what was written (never a mixed report)."""
+    import screening.outputs as outputs
+
+    folder = tmp_path / "rep"
+    write_folder(folder, {"a.txt": b"old a", "b.txt": b"old b"})
+    real_replace, calls = os.replace, []
+
+    def replace_with_a_signal(src, dst):
+        calls.append(dst)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signum)  # delivered while the first file is renamed in
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", replace_with_a_signal)
+    before = signal.getsignal(signum)
+    with pytest.raises(outputs.InterruptedAfterCommit) as e:
+        write_folder(folder, {"a.txt": b"new a", "c.txt": b"new c"})
+    monkeypatch.undo()
+    assert e.value.signum == signum and e.value.path == folder and len(calls) == 3  # a, c, then the manifest
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, "a.txt", "c.txt"]
+    assert (folder / "a.txt").read_bytes() == b"new a" and signal.getsignal(signum) == before
+
+
 def test_report_names_are_checked_before_any_work(tmp_path):
     from screening.outputs import check_folder
 
