@@ -512,7 +512,7 @@ def _emit_screen(store, df, fmt, target, settings, top):
     else:
         cols = ["rank_label", "candidate", "kind", "score", "pareto_front", "tie_break", "interphase",
                 "electronic_character", "volume_ratio", "electrolyte_reaction_energy_eV_per_atom", "warnings"]
-        if df["error"].head(top).fillna("").astype(bool).any():
+        if failed.head(top).any():
             cols.append("error")
         _table(f"screen vs {settings.electrolyte} (top {min(top, len(df))} of {len(df)})",
                [report.HEADERS.get(c, c) for c in cols], [list(r) for r in df[cols].head(top).itertuples(index=False)])

@@ -72,6 +72,17 @@ def test_csv_columns_do_not_depend_on_the_first_row(cli):
     assert a == b == c and a.startswith("rank,rank_label,candidate,")
 
 
+def test_parquet_types_do_not_depend_on_failures(cli, tmp_path):
+    import pyarrow.parquet as pq
+
+    cli("screen", "Li5O3", "Li9O", "--format", "parquet", "--out", tmp_path / "bad.parquet")  # every candidate fails
+    cli("screen", "LiI", "Li5O3", "--format", "parquet", "--out", tmp_path / "mixed.parquet")
+    bad, mixed = pq.read_schema(tmp_path / "bad.parquet"), pq.read_schema(tmp_path / "mixed.parquet")
+    assert [str(bad.field(c).type) for c in ("li_within_dft_error", "warnings")] == ["bool", "list<element: string>"]
+    assert bad.names == mixed.names and all(bad.field(n).type == mixed.field(n).type for n in ("li_within_dft_error",
+                                                                                                 "warnings", "warning_kinds"))
+
+
 def test_error_rows_in_every_format(cli, tmp_path):
     md = cli("screen", "LiI", "Li5O3", "--format", "md").out
     assert "Li5O3 is not in the phase store" in md

@@ -102,10 +102,10 @@ def write_file(df: pd.DataFrame, path, fmt_: str, provenance: dict) -> Target:
             tmp.write_text(head + "\n\n" + markdown_table(df) + "\n")
         else:
             tab = pa.Table.from_pandas(df, preserve_index=False)
-            fixed = [i for i, f in enumerate(tab.schema) if f.name in ARROW_TYPES and f.type != ARROW_TYPES[f.name]]
-            for i in fixed:  # all-null columns (every row failed) keep the type they have otherwise
-                tab = tab.set_column(i, tab.schema.field(i).with_type(ARROW_TYPES[tab.schema.field(i).name]),
-                                     tab.column(i).cast(ARROW_TYPES[tab.schema.field(i).name]))
+            for i, f in enumerate(tab.schema):  # all-null columns (every row failed) keep their usual type
+                want = ARROW_TYPES.get(f.name)
+                if want is not None and f.type != want:
+                    tab = tab.set_column(i, f.with_type(want), tab.column(i).cast(want))
             meta = {**(tab.schema.metadata or {}), b"screening_provenance": json.dumps(provenance).encode()}
             pq.write_table(tab.replace_schema_metadata(meta), tmp)
     if fmt_ == "csv" and not target.stream:
