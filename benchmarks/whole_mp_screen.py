@@ -84,14 +84,14 @@ def main() -> None:
             from screening.distributed import DaskRunner
 
             runner = DaskRunner(workers=args.workers).start()
-        from screening import ranking
+        from screening import api, ranking
         from screening.store import open_store
 
         t_open = time.perf_counter()
         store = open_store(fetched=False)
         store_open = time.perf_counter() - t_open
         cand = ranking.all_li_candidates(store, args.max_e_hull if args.metastable else None)
-        df = ranking.screen(store, cand, electrolyte=args.electrolyte, runner=runner)
+        df = api.screen(store, cand, electrolyte=args.electrolyte, runner=runner)
         wall = time.perf_counter() - t0
     fast_rss = rss.peak_mb
 

@@ -37,8 +37,8 @@ from screening.data import files, gaps, legacy, sources, structures, volumes
 from screening.data import table as tbl
 from screening.data.formula import chemsys_masks, within
 from screening.errors import DataError
-from screening.phases import PhaseSet, finish
-from screening.thermo.hull import hull_energies_per_atom
+from screening.phases import PhaseSet, fill_without_artefacts, finish
+from screening.hull import hull_energies_per_atom
 
 #: Binary systems where a missing compound means missing data rather than no stable compound.
 COMMON_ANIONS = frozenset("O N F Cl Br I S Se Te H P".split())
@@ -126,7 +126,7 @@ def hull_at(table: pd.DataFrame, compositions: list[str]) -> np.ndarray:
         sub = hull[within(lo, hi, els)]
         if set(sub.chemsys[~sub.chemsys.str.contains("-")]) != set(els):
             continue  # an element without a phase
-        ps = PhaseSet(els, sub)
+        ps = PhaseSet.from_frame(els, sub)
         for k in ks:
             out[k] = ps.hull_energy_per_atom(ps.vector(comps[k]))
     return out
@@ -436,6 +436,7 @@ def build_table(root: Path, elements=None, fitted: dict | None = None, workers: 
     report.update(add_dimensionality(table, root, workers))
     report.update(add_volumes(table, root))
     report.update(flag_artefacts(table))
+    fill_without_artefacts(table)
     incomplete = incomplete_systems(table, report.pop("legacy_stable_binary_systems"))
     table = tbl.conform(table).sort_values(["chemsys", "formula", "phase_id"], kind="stable").reset_index(drop=True)
     info = {

@@ -3,8 +3,15 @@ commands that take several inputs, one object for ``react`` and ``data info``); 
 to stderr.
 
 Bad input never shows a traceback: every value and output path is checked before any work, and
-a problem prints one line on stderr naming it and the fix, with exit code 2.  Ctrl-C exits 130 and
-SIGTERM 143; neither leaves partial files.
+a problem prints one line on stderr naming it and the fix, with exit code 2.  Commands that take
+several phases compute every one they can: a phase that is not in the data gets its own error
+line (and an ``{"input", "error"}`` record with ``--json``), the others are printed, and the exit
+code is 2.  Ctrl-C exits 130 and SIGTERM 143; neither leaves partial files.
+
+The command line calls the Python API (``screening.api``); option values are checked there, in
+``screening.settings``, and library messages that name a Python argument are reworded with the
+command line's flag (``FLAGS``).  Each run carries its root options and what it wrote in a
+:class:`Run` (typer's context object), not in module state.
 
 Each command imports the modules it uses (pandas, scipy, pymatgen, matplotlib ...) when it runs,
 so that ``--help``, ``--version`` and a single window start fast.
@@ -20,6 +27,7 @@ import signal
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -43,7 +51,46 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 data_app = typer.Typer(no_args_is_help=True, help="Inspect or rebuild the phase data.", rich_markup_mode=None,
                        context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(data_app, name="data")
-_OPTS: dict = {}
+
+#: Python argument names of library messages -> the command line's flags
+FLAGS = {"tolerance_eV_per_atom": "--tolerance", "gap_threshold_eV": "--gap", "open_li_V": "--open-li",
+         "max_e_hull_eV_per_atom": "--max-e-hull", "weights": "--weights", "stage": "--stage",
+         "electrolyte": "--electrolyte", "anode": "--anode", "voltage_V": "--voltage", "candidates": "--candidates"}
+
+
+@dataclass
+class Run:
+    """One command line run: its root options and the outputs it has written in full."""
+
+    command: str
+    shared: Path | None = None
+    phases: Path | None = None
+    exclude_artefacts: bool = False
+    written: list[str] = field(default_factory=list)
+
+    def store(self):
+        from screening.store import open_store
+
+        return open_store(shared=self.shared, phases=self.phases)
+
+    def settings(self, weights: str = "", **kw):
+        from screening.settings import Settings, Weights
+
+        return Settings(weights=Weights.parse(weights) if weights else Weights(), exclude_artefacts=self.exclude_artefacts, **kw)
+
+    def wrote(self, path) -> None:
+        """Note an output written in full (an interrupt after it says so, not 'nothing was written')."""
+        self.written.append(str(path))
+
+    def stopped(self, word: str) -> str:
+        """The one line for an interrupted run, true to what was written."""
+        if self.written:
+            return f"error: {word} after {', '.join(self.written)} was written in full; nothing else was written"
+        return f"error: {word}; nothing was written"
+
+
+def _run(ctx: typer.Context) -> Run:
+    return ctx.find_root().obj
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ElectrolyteOpt = Annotated[str, typer.Option(help="Electrolyte (formula, formula:mp-id or phase id).")]
@@ -69,6 +116,7 @@ def _version(value: bool):
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     shared: Annotated[Path | None, typer.Option(help="Rebuild the phase data from this raw MP data folder (cached).")] = None,
     phases: Annotated[Path | None, typer.Option(help="CSV of user phases merged into this run's store.")] = None,
     exclude_artefacts: Annotated[bool, typer.Option("--exclude-artefacts", help="Leave dilute-supercell artefacts (e.g. LiMg149) out of every hull.")] = False,
@@ -83,14 +131,8 @@ def _root(
     if phases is not None and not phases.is_file():
         what = "is a folder" if phases.is_dir() else "not found"
         raise InputError(f"--phases {phases} {what}: give a CSV of user phases")
-    _OPTS.update(shared=shared, phases=phases, exclude_artefacts=exclude_artefacts)
-
-
-def _store():
-    from screening.store import open_store
-
-    store = open_store(shared=_OPTS.get("shared"), phases=_OPTS.get("phases"))
-    return store.without_artefacts() if _OPTS.get("exclude_artefacts") else store
+    run = ctx.find_root().obj
+    run.shared, run.phases, run.exclude_artefacts = shared, phases, exclude_artefacts
 
 
 def _emit_json(obj) -> None:
@@ -117,6 +159,43 @@ def _finite(name: str, value: float, lo: float, hi: float, example: str) -> floa
     return value
 
 
+def _each(items, compute):
+    """(results, errors): ``compute(item)`` for every item; an item that fails with a screening
+    error becomes (item, message) in ``errors`` instead of stopping the others."""
+    results, errors = [], []
+    for item in items:
+        try:
+            results.append((item, compute(item)))
+        except ScreeningError as exc:
+            errors.append((item, _message(exc)))
+    return results, errors
+
+
+def _report_errors(errors) -> None:
+    """One stderr line per failed input; exit code 2 when any failed."""
+    for item, msg in errors:
+        _err(f"error: {item}: {msg}")
+    if errors:
+        raise Exit(2)
+
+
+def _records(results, errors, record) -> list[dict]:
+    """JSON records in input order: a result's record, or {"input", "error"} for a failed input."""
+    failed = dict(errors)
+    done = dict(results)
+    return [record(done[i]) if i in done else {"input": i, "error": failed[i]} for i in dict.fromkeys([*done, *failed])]
+
+
+def _check_formulas(formulas) -> None:
+    """Malformed phase names are bad input, found before any work."""
+    from screening.data.formula import parse_formula, split_identifier
+
+    for f in formulas:
+        formula, _ = split_identifier(f)
+        if formula is not None:
+            parse_formula(formula)
+
+
 def _plot_target(path: Path | None):
     if path is None:
         return None
@@ -127,7 +206,7 @@ def _plot_target(path: Path | None):
     return check_file(path, "--plot")
 
 
-def _save_plot(target, fig) -> None:
+def _save_plot(run: Run, target, fig) -> None:
     import matplotlib.pyplot as plt
 
     from screening.outputs import atomic_write
@@ -138,35 +217,14 @@ def _save_plot(target, fig) -> None:
             fig.savefig(tmp, format=fmt or "png", dpi=130,
                         metadata={"Date": None} if fmt in ("svg", "pdf") else {"Software": None})
     plt.close(fig)
-    _wrote(target.given)
-
-
-def _wrote(path) -> None:
-    """Note an output written in full (an interrupt after it says so, not 'nothing was written')."""
-    _OPTS.setdefault("written", []).append(str(path))
-
-
-def _stopped(word: str) -> str:
-    """The one line for an interrupted run, true to what was written."""
-    done = _OPTS.get("written")
-    if done:
-        return f"error: {word} after {', '.join(done)} was written in full; nothing else was written"
-    return f"error: {word}; nothing was written"
-
-
-def _settings(**kw):
-    from screening.settings import Settings, Weights
-
-    weights = kw.pop("weights", "")
-    w = Weights.parse(weights) if weights else Weights()
-    return Settings(weights=w, **kw)
+    run.wrote(target.given)
 
 
 # ----------------------------------------------------------------------------- data
 @data_app.command("info")
-def data_info(as_json: JsonOpt = False):
+def data_info(ctx: typer.Context, as_json: JsonOpt = False):
     """Counts and sources of the phase data (phases, hull/metastable/converted, band gaps, volumes)."""
-    info = _store().info()
+    info = _run(ctx).store().info()
     if as_json:
         _emit_json(info)
         return
@@ -181,6 +239,7 @@ def data_info(as_json: JsonOpt = False):
 
 @data_app.command("build")
 def data_build(
+    ctx: typer.Context,
     into: Annotated[Path | None, typer.Option(help="Write the phase table here (developers: screening/_data) instead of the user cache.")] = None,
 ):
     """Rebuild the phase table from the raw MP data ($SCREENING_SHARED or --shared)."""
@@ -189,46 +248,57 @@ def data_build(
     from screening.data import files
     from screening.outputs import check_file
 
-    root = Path(_OPTS["shared"]) if _OPTS.get("shared") else files.shared_root(required=True)
+    run = _run(ctx)
+    root = Path(run.shared) if run.shared else files.shared_root(required=True)
     if into is not None:
         if not into.is_dir():
             raise InputError(f"--into {into} is not a folder: give an existing folder")
         target = check_file(into / files.PHASES, "--into")
         table, info = build.build_table(root)
         cache_io.write_table(table, info, target.path)
-        _wrote(target.path)
+        run.wrote(target.path)
         _err(f"{len(table)} phases written to {target.path}")
         return
     table, info = cache_io.cached_build(root, files.cache_dir(), build.build_table, rebuild=True)
     _err(f"{len(table)} phases built from {root} into the cache {files.cache_dir()}")
 
 
+PHASE_KEYS = ["formula", "phase_id", "material_id", "origin", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom",
+              "band_gap_eV", "band_gap_origin", "band_gap_source", "molar_volume_cm3_per_mol", "volume_origin",
+              "volume_source", "dimensionality", "correction_note", "uncertain", "artefact", "source"]
+
+
 @app.command()
-def phase(formulas: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Phases, e.g. LiI Li7La3Zr2O12 LiI:mp-22899")],
+def phase(ctx: typer.Context,
+          formulas: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Phases, e.g. LiI Li7La3Zr2O12 LiI:mp-22899")],
           polymorphs: Annotated[bool, typer.Option("--polymorphs", help="List every polymorph of each formula.")] = False,
           as_json: JsonOpt = False):
     """Data of phases: formation energy, e_above_hull, band gap, molar volume and their sources."""
-    store = _store()
-    rows = []
-    for f in formulas:
-        rows += [r for _, r in store.polymorphs(f).iterrows()] if polymorphs else [store.lookup(f)]
-    from screening.report.tables import plain_value
+    _check_formulas(formulas)
+    run = _run(ctx)
+    store = run.store()
+    store = store.without_artefacts() if run.exclude_artefacts else store
 
-    keys = ["formula", "phase_id", "material_id", "origin", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom",
-            "band_gap_eV", "band_gap_origin", "band_gap_source", "molar_volume_cm3_per_mol", "volume_origin",
-            "volume_source", "dimensionality", "correction_note", "uncertain", "artefact", "source"]
-    recs = []
-    for r in rows:
-        rec = {k: plain_value(r[k]) for k in keys}
-        rec["e_above_hull_eV_per_atom"] = max(0.0, rec["e_above_hull_eV_per_atom"] or 0.0)
-        rec["warnings"] = [str(c) for c in store.caveats_for(r.chemsys.split("-"))]
-        recs.append(rec)
+    def records(f):
+        found = store.polymorphs(f) if polymorphs else [store.resolve(f)]
+        out = []
+        for r in found:
+            rec = {k: getattr(r, k) for k in PHASE_KEYS}
+            rec["e_above_hull_eV_per_atom"] = max(0.0, rec["e_above_hull_eV_per_atom"] or 0.0)
+            rec["warnings"] = [str(c) for c in store.caveats_for(r.chemsys.split("-"))]
+            out.append(rec)
+        return out
+
+    results, errors = _each(formulas, records)
+    recs = [rec for _, group in results for rec in group]
     if as_json:
-        _emit_json(recs)
-        return
-    cols = ["formula", "phase_id", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom", "band_gap_eV",
-            "molar_volume_cm3_per_mol", "volume_origin", "origin"]
-    _table("phases", cols, [[r[c] for c in cols] for r in recs])
+        _emit_json([rec for item in _records(results, errors, lambda g: g) for rec in (item if isinstance(item, list) else [item])])
+    else:
+        cols = ["formula", "phase_id", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom", "band_gap_eV",
+                "molar_volume_cm3_per_mol", "volume_origin", "origin"]
+        if recs:
+            _table("phases", cols, [[r[c] for c in cols] for r in recs])
+    _report_errors(errors)
 
 
 @app.command()
@@ -244,51 +314,60 @@ def fetch(chemsys: Annotated[str, typer.Option(help="Chemical system, e.g. Li-La
 
 # ----------------------------------------------------------------------------- thermodynamics
 @app.command()
-def window(formulas: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Phases, e.g. Li7La3Zr2O12 LiI")],
+def window(ctx: typer.Context,
+           formulas: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Phases, e.g. Li7La3Zr2O12 LiI")],
            as_json: JsonOpt = False,
            plot: Annotated[Path | None, typer.Option(help="Save a windows chart (PNG/SVG/PDF).")] = None):
     """Electrochemical stability windows vs Li/Li+ (Li grand-potential phase diagram)."""
+    _check_formulas(formulas)
     target = _plot_target(plot)
-    from screening.thermo.windows import window as compute
+    from screening import api
 
-    store = _store()
-    ws = [compute(store, f) for f in formulas]
-    if target is not None:
-        from screening import plots
+    run = _run(ctx)
+    store, settings = run.store(), run.settings()
+    results, errors = _each(formulas, lambda f: api.window(store, f, settings=settings))
+    ws = [w for _, w in results]
+    if target is not None and ws:
+        from screening.report import figures
 
-        _save_plot(target, plots.windows_chart(ws))
+        _save_plot(run, target, figures.to_matplotlib(figures.windows_figure(ws)))
     if as_json:
-        _emit_json([w.record() for w in ws])
-        return
-    _table("stability windows vs Li/Li+", ["formula", "material_id", "reduction_V", "oxidation_V", "reduction products",
-                                             "oxidation products", "e_above_hull", "warnings"],
-           [[w.formula, w.material_id, w.reduction_limit_V, "no Li" if w.oxidation_limit_V is None else w.oxidation_limit_V,
-             " + ".join(w.reduction_products) or "stable vs Li", " + ".join(w.oxidation_products) or "-",
-             w.e_above_hull_eV_per_atom, "; ".join(map(str, w.warnings)) or "-"] for w in ws])
+        _emit_json(_records(results, errors, lambda w: w.record()))
+    elif ws:
+        _table("stability windows vs Li/Li+", ["formula", "material_id", "reduction_V", "oxidation_V", "reduction products",
+                                                 "oxidation products", "e_above_hull", "warnings"],
+               [[w.formula, w.material_id, w.reduction_limit_V, "no Li" if w.oxidation_limit_V is None else w.oxidation_limit_V,
+                 " + ".join(w.reduction_products) or "stable vs Li", " + ".join(w.oxidation_products) or "-",
+                 w.e_above_hull_eV_per_atom, "; ".join(map(str, w.warnings)) or "-"] for w in ws])
+    _report_errors(errors)
 
 
 @app.command()
-def react(a: Annotated[str, typer.Argument(help="Reactant A, e.g. Li7La3Zr2O12")],
+def react(ctx: typer.Context,
+          a: Annotated[str, typer.Argument(help="Reactant A, e.g. Li7La3Zr2O12")],
           b: Annotated[str, typer.Argument(help="Reactant B, e.g. Li")],
           open_li: Annotated[float | None, typer.Option("--open-li", help="Open to Li at this voltage vs Li/Li+ (V).")] = None,
           tolerance: ToleranceOpt = 0.02,
           as_json: JsonOpt = False,
           plot: Annotated[Path | None, typer.Option(help="Save the reaction-energy curve (PNG/SVG/PDF).")] = None):
     """Most exothermic interface reaction between A and B (closed, or open to Li)."""
-    s = _settings(tolerance_eV_per_atom=tolerance)
-    if open_li is not None:
-        _finite("--open-li", open_li, 0, 10, "3.9")
+    _check_formulas([a, b])
+    run = _run(ctx)
+    s = run.settings(tolerance_eV_per_atom=tolerance)
+    from screening.settings import check_voltage
+
+    check_voltage("open_li_V", open_li)
     target = _plot_target(plot)
-    from screening.thermo.reactions import react as compute
-    from screening.thermo.reactions import reaction_curve
+    from screening import api
 
-    store = _store()
-    r = compute(store, a, b, open_li_V=open_li, tolerance_eV_per_atom=s.tolerance_eV_per_atom)
+    store = run.store()
+    r = api.react(store, a, b, open_li_V=open_li, settings=s)
     if target is not None:
-        from screening import plots
+        from screening.report import figures
 
-        _save_plot(target, plots.reaction_curve(reaction_curve(store, a, b, open_li), r.reactants[0], r.reactants[1],
-                                                tolerance_eV_per_atom=s.tolerance_eV_per_atom))
+        kinks = api.reaction_curve(store, a, b, open_li, settings=s)
+        _save_plot(run, target, figures.to_matplotlib(figures.reaction_figure(
+            kinks, r.reactants[0], r.reactants[1], f"{r.reactants[0]} | {r.reactants[1]}", s.tolerance_eV_per_atom)))
     if as_json:
         _emit_json(r.record())
         return
@@ -311,57 +390,64 @@ def react(a: Annotated[str, typer.Argument(help="Reactant A, e.g. Li7La3Zr2O12")
 
 
 @app.command()
-def interphase(precursors: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Precursor coatings, e.g. I2 ZnO")],
+def interphase(ctx: typer.Context,
+               precursors: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Precursor coatings, e.g. I2 ZnO")],
                electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
                gap: GapOpt = 1.0,
                tolerance: ToleranceOpt = 0.02,
                as_json: JsonOpt = False):
     """The interphase each precursor forms with Li metal, and its stability with the electrolyte."""
-    s = _settings(electrolyte=electrolyte, gap_threshold_eV=gap, tolerance_eV_per_atom=tolerance)
-    from screening.interphases import interphase as compute
-    from screening.ranking import check_electrolyte
+    _check_formulas([*precursors, electrolyte])
+    run = _run(ctx)
+    s = run.settings(electrolyte=electrolyte, gap_threshold_eV=gap, tolerance_eV_per_atom=tolerance)
+    from screening import api
 
-    store = _store()
-    check_electrolyte(store, s.electrolyte)
-    res = [compute(store, p, electrolyte=s.electrolyte, gap_threshold_eV=s.gap_threshold_eV,
-                   tolerance_eV_per_atom=s.tolerance_eV_per_atom) for p in precursors]
+    store = run.store()
+    api.check_electrolyte(store.without_artefacts() if s.exclude_artefacts else store, s.electrolyte)
+    results, errors = _each(precursors, lambda p: api.interphase(store, p, settings=s))
     if as_json:
-        _emit_json([r.record() for r in res])
-        return
-    _table(f"interphases with Li metal (electrolyte {s.electrolyte})",
-           ["precursor", "products", "Li/f.u.", "E_Li eV/atom", "V ratio", "volumes", "electronic", "min gap eV",
-            "E_electrolyte eV/atom"],
-           [[r.precursor, " + ".join(r.products), r.li_consumed_per_formula_unit, r.li_reaction_energy_eV_per_atom,
-             r.volume_ratio, r.volume_note, r.electronic_character.value, r.min_product_band_gap_eV,
-             r.electrolyte_reaction_energy_eV_per_atom] for r in res])
+        _emit_json(_records(results, errors, lambda r: r.record()))
+    elif results:
+        _table(f"interphases with Li metal (electrolyte {s.electrolyte})",
+               ["precursor", "products", "Li/f.u.", "E_Li eV/atom", "V ratio", "volumes", "electronic", "min gap eV",
+                "E_electrolyte eV/atom"],
+               [[r.precursor, " + ".join(r.products), r.li_consumed_per_formula_unit, r.li_reaction_energy_eV_per_atom,
+                 r.volume_ratio, r.volume_note, r.electronic_character.value, r.min_product_band_gap_eV,
+                 r.electrolyte_reaction_energy_eV_per_atom] for _, r in results])
+    _report_errors(errors)
 
 
 @app.command()
-def lithiate(precursors: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Precursors, e.g. Al2O3 I2")],
+def lithiate(ctx: typer.Context,
+             precursors: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Precursors, e.g. Al2O3 I2")],
              gap: GapOpt = 1.0,
              as_json: JsonOpt = False,
              plot: Annotated[Path | None, typer.Option(help="Save the lithiation staircase (PNG/SVG/PDF).")] = None):
     """The stages of a precursor's Li uptake as the voltage falls to 0 V (Li metal)."""
-    _finite("--gap", gap, 0, 20, "1.0")
+    _check_formulas(precursors)
+    run = _run(ctx)
+    s = run.settings(gap_threshold_eV=gap)
     target = _plot_target(plot)
-    from screening.interphases import lithiate as compute
+    from screening import api
 
-    store = _store()
-    paths = [compute(store, p, gap_threshold_eV=gap) for p in precursors]
-    if target is not None:
-        from screening import plots
+    store = run.store()
+    results, errors = _each(precursors, lambda p: api.lithiate(store, p, settings=s))
+    paths = [p for _, p in results]
+    if target is not None and paths:
+        from screening.report import figures
 
-        _save_plot(target, plots.lithiation_chart(paths))
+        _save_plot(run, target, figures.to_matplotlib(figures.lithiation_figure(paths)))
     if as_json:
-        _emit_json([p.record() for p in paths])
-        return
-    for p in paths:
-        _table(f"lithiation of {p.precursor} ({p.material_id})", ["from V", "Li/f.u.", "products", "V ratio", "electronic",
-                                                                 "min gap eV"],
-               [[s.voltage_V, s.li_per_formula_unit, " + ".join(f"{n:.3g} {f}" for f, n in
-                                                              zip(s.products, s.product_amounts_per_formula_unit, strict=True)),
-                 s.volume_ratio, s.electronic_character.value, s.min_product_band_gap_eV] for s in p.stages]
-               or [["-", 0, f"{p.precursor} takes up no Li", 1.0, "-", "-"]])
+        _emit_json(_records(results, errors, lambda p: p.record()))
+    else:
+        for p in paths:
+            _table(f"lithiation of {p.precursor} ({p.material_id})", ["from V", "Li/f.u.", "products", "V ratio", "electronic",
+                                                                     "min gap eV"],
+                   [[st.voltage_V, st.li_per_formula_unit, " + ".join(f"{n:.3g} {f}" for f, n in
+                                                                    zip(st.products, st.product_amounts_per_formula_unit, strict=True)),
+                     st.volume_ratio, st.electronic_character.value, st.min_product_band_gap_eV] for st in p.stages]
+                   or [["-", 0, f"{p.precursor} takes up no Li", 1.0, "-", "-"]])
+    _report_errors(errors)
 
 
 # ----------------------------------------------------------------------------- screen
@@ -369,31 +455,33 @@ def _candidates(formulas, candidates, all_li, store, settings):
     from screening import ranking
 
     if all_li:
-        return ranking.all_li_candidates(store, settings.max_e_hull_eV_per_atom)
+        return ranking.all_li_candidates(store.without_artefacts() if settings.exclude_artefacts else store,
+                                         settings.max_e_hull_eV_per_atom)
     if candidates:
         return ranking.load_candidates(candidates)
     return ranking.as_candidates(formulas) if formulas else ranking.load_candidates()
 
 
 def _run_screen(store, cand, settings, quiet=False, runner=None):
-    from screening import ranking
+    from screening import api
 
     if quiet or not sys.stderr.isatty():
-        return ranking.screen(store, cand, settings, runner=runner)
+        return api.screen(store, cand, settings, runner=runner)
     from rich.console import Console
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("screening", total=None)
 
-        def tick(done, total, formula):
-            bar.update(task, completed=done, total=total, description=f"screening {formula}")
+        def tick(done, total, name):
+            bar.update(task, completed=done, total=total, description=f"screening {name}")
 
-        return ranking.screen(store, cand, settings, progress=tick, runner=runner)
+        return api.screen(store, cand, settings, progress=tick, runner=runner)
 
 
 @app.command()
-def screen(formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA", help="Candidate formulas (default: the shipped candidate list).")] = None,
+def screen(ctx: typer.Context,
+           formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA", help="Candidate formulas (default: the shipped candidate list).")] = None,
            candidates: Annotated[Path | None, typer.Option(help="Candidate CSV (formula,kind,family,note).")] = None,
            all_li: Annotated[bool, typer.Option("--all-li", help="Every Li-bearing hull phase (with --max-e-hull: metastable ones too).")] = False,
            electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
@@ -417,6 +505,7 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA
     """Screen and rank interlayer / precursor candidates against an electrolyte and Li metal."""
     from screening.report.tables import FORMATS
 
+    run = _run(ctx)
     if as_json:
         if fmt not in ("table", "json"):
             raise InputError(f"--json and --format {fmt} disagree: give one of them")
@@ -434,8 +523,9 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA
         _finite("--max-red-V", max_red_v, 0, 10, "0")
     if anode != "Li":
         raise InputError(f"--anode {anode}: only Li metal anodes are modelled: leave --anode out")
-    settings = _settings(electrolyte=electrolyte, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, weights=weights,
-                         stage=stage, max_e_hull_eV_per_atom=max_e_hull)
+    _check_formulas([electrolyte])
+    settings = run.settings(electrolyte=electrolyte, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, weights=weights,
+                            stage=stage, max_e_hull_eV_per_atom=max_e_hull)
     target = _out_target(out_path, fmt)
     if workers is not None or scheduler is not None or checkpoint is not None:
         from screening.distributed import check_options
@@ -452,7 +542,7 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA
         # the workers start (and import) while this process loads the store
         runner = DaskRunner(scheduler=scheduler, workers=workers, checkpoint=checkpoint or files.cache_dir() / "runs").start()
     try:
-        store = _store()
+        store = run.store()
         if cand is None:
             cand = _candidates(None, None, all_li, store, settings)
         df = _run_screen(store, cand, settings, quiet=fmt == "json", runner=runner)
@@ -466,7 +556,7 @@ def screen(formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA
     if removed:
         _err(f"{removed} of {len(df) + removed} rows removed by the filters (failed rows, above the e_above_hull limit, "
              "or not passing a filter)")
-    _emit_screen(store, df, fmt, target, settings, top)
+    _emit_screen(run, store, df, fmt, target, settings, top)
 
 
 def _out_target(out_path: Path | None, fmt: str):
@@ -485,8 +575,8 @@ def _out_target(out_path: Path | None, fmt: str):
     return target
 
 
-def _emit_screen(store, df, fmt, target, settings, top):
-    from screening import report
+def _emit_screen(run: Run, store, df, fmt, target, settings, top):
+    from screening import api, report
 
     failed = df["error"].fillna("").astype(bool)
     if failed.any():
@@ -494,13 +584,14 @@ def _emit_screen(store, df, fmt, target, settings, top):
              f"({', '.join(df.candidate[failed].head(5))}{' ...' if failed.sum() > 5 else ''})")
 
     if fmt == "html":
-        folder = report.write_report(store, df, target, settings, provenance.record(settings, _OPTS.get("command"), store))
-        _wrote(folder)
+        figures = api.report_inputs(store, df, settings)
+        folder = report.write_report(df, target, settings, provenance.record(settings, run.command, store), figures)
+        run.wrote(folder)
         _err(f"report written to {folder}/report.html")
         return
     if target is not None:
-        report.write_file(df, target, "md" if fmt == "table" else fmt, provenance.record(settings, _OPTS.get("command"), store))
-        _wrote(target.given)
+        report.write_file(df, target, "md" if fmt == "table" else fmt, provenance.record(settings, run.command, store))
+        run.wrote(target.given)
         _err(f"{len(df)} rows written to {target.given}")
         return
     if fmt == "json":
@@ -519,7 +610,8 @@ def _emit_screen(store, df, fmt, target, settings, top):
 
 
 @app.command()
-def explain(candidate: Annotated[str, typer.Argument(help="A candidate, e.g. LiF")],
+def explain(ctx: typer.Context,
+            candidate: Annotated[str, typer.Argument(help="A candidate, e.g. LiF")],
             candidates: Annotated[Path | None, typer.Option(help="Rank among this candidate CSV (default: the shipped list).")] = None,
             electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
             weights: Annotated[str, typer.Option(help="Score weights, e.g. li=1,electrolyte=1,insulation=1,volume=0.5")] = "",
@@ -528,18 +620,20 @@ def explain(candidate: Annotated[str, typer.Argument(help="A candidate, e.g. LiF
             stage: Annotated[str, typer.Option(help="full or first (see screen --help).")] = "full",
             as_json: JsonOpt = False):
     """How a candidate's score and rank were made (among the candidate list)."""
-    from screening import ranking
+    from screening import api, ranking
 
-    settings = _settings(electrolyte=electrolyte, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, weights=weights,
-                         stage=stage)
+    run = _run(ctx)
+    _check_formulas([candidate, electrolyte])
+    settings = run.settings(electrolyte=electrolyte, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, weights=weights,
+                            stage=stage)
     cand = ranking.load_candidates(candidates)
     extra = ranking.as_candidates([candidate])
-    store = _store()
+    store = run.store()
     if candidate not in set(cand.formula):
         import pandas as pd
 
         cand = pd.concat([cand, extra], ignore_index=True)
-    df = ranking.screen(store, cand, settings)
+    df = api.screen(store, cand, settings)
     text = ranking.explain(df, candidate, settings)
     if as_json:
         from screening.report.tables import records
@@ -551,23 +645,26 @@ def explain(candidate: Annotated[str, typer.Argument(help="A candidate, e.g. LiF
 
 
 @app.command()
-def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("screening-report"),
+def demo(ctx: typer.Context,
+         out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("screening-report"),
          electrolyte: ElectrolyteOpt = "Li7La3Zr2O12"):
     """The main job: the LLZO/LiI seed case, then a ranked screen of the shipped candidates with a report."""
-    from screening import ranking, report
+    from screening import api, report
 
-    settings = _settings(electrolyte=electrolyte)
+    run = _run(ctx)
+    _check_formulas([electrolyte])
+    settings = run.settings(electrolyte=electrolyte)
     folder = report.check_report_folder(out_dir)
     t0 = time.perf_counter()
-    store = _store()
-    ranking.check_electrolyte(store, settings.electrolyte)
-    seed_text = report.seed_case_text(store, ranking.seed_case(store, settings.electrolyte), settings.electrolyte)
+    store = run.store()
+    seed_text = report.seed_case_text(api.seed_case(store, settings.electrolyte, settings=settings))
     out = _out()
     out.print(f"[bold]Seed case: Li | {settings.electrolyte} and the I2 -> LiI interphase[/bold]")
     out.print(seed_text, highlight=False, markup=False)
     df = _run_screen(store, None, settings)
-    folder = report.write_report(store, df, folder, settings, provenance.record(settings, _OPTS.get("command"), store), seed=seed_text)
-    _wrote(folder)
+    folder = report.write_report(df, folder, settings, provenance.record(settings, run.command, store),
+                                 api.report_inputs(store, df, settings), seed=seed_text)
+    run.wrote(folder)
     cols = ["rank_label", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",
             "electrolyte_reaction_energy_eV_per_atom"]
     _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", [report.HEADERS.get(c, c) for c in cols],
@@ -577,6 +674,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] 
 
 @app.command("add-structure")
 def add_structure(
+    ctx: typer.Context,
     files_: Annotated[list[Path], typer.Argument(metavar="FILES", help="CIF or POSCAR files (or folders of them) of hypothetical phases.")],
     relax: Annotated[bool, typer.Option("--relax/--no-relax", help="Relax cell and ions with CHGNet (else score the structure as given).")] = True,
     name: Annotated[list[str] | None, typer.Option("--name", help="Phase name, once per file (default: the file name).")] = None,
@@ -590,6 +688,7 @@ def add_structure(
     """Relax crystal structures with CHGNet and place them on the MP hull (needs pip install 'screening[mlip]')."""
     from screening import mlip
 
+    run = _run(ctx)
     _finite("--fmax", fmax, 1e-4, 10, "0.05")
     if steps < 1:
         raise InputError(f"--steps {steps}: give a positive number of optimizer steps, e.g. 500")
@@ -598,12 +697,12 @@ def add_structure(
         from screening.outputs import check_file
 
         target = check_file(out_path)
-    store = _store()
-    settings = _settings(electrolyte=electrolyte) if electrolyte else None
+    store = run.store()
+    settings = run.settings(electrolyte=electrolyte) if electrolyte else None
     if electrolyte:
-        from screening.ranking import check_electrolyte
+        from screening import api
 
-        check_electrolyte(store, electrolyte)
+        api.check_electrolyte(store, electrolyte)
     kw = dict(relax=relax, names=name or None, band_gap_eV=band_gap or None, fmax=fmax, steps=steps)
     if as_json or not sys.stderr.isatty():
         new, df = mlip.add_structures(store, files_, **kw)
@@ -619,7 +718,7 @@ def add_structure(
                                                                description=f"CHGNet {Path(label).name}"))
     if target is not None:
         mlip.to_user_csv(df, target)
-        _wrote(target.given)
+        run.wrote(target.given)
     from screening.report.tables import records
 
     recs = records(df.drop(columns=["structure"]))
@@ -642,7 +741,7 @@ def add_structure(
         _err(f"{len(df)} phases written to {target.given}: add them to any command with `screening --phases {target.given} ...` "
              "(there they are named user:NAME)")
     if screened is not None:
-        _emit_screen(new, screened, "table", None, settings, 25)
+        _emit_screen(run, new, screened, "table", None, settings, 25)
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -685,22 +784,33 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _message(exc: ScreeningError) -> str:
+    """The error text, with a Python argument name replaced by the command line's flag."""
+    text = str(exc)
+    arg = getattr(exc, "argument", None)
+    base, _, key = (arg or "").partition(".")
+    if base in FLAGS:
+        name = f"{base}.{key}" if key else base
+        flag = FLAGS[base] + (f" {key}" if key else "")
+        text = text.replace(f"{name}=", f"{flag}{'=' if key else ' '}").replace(name, flag)
+    return text
+
+
 def _main(argv) -> int:
-    _OPTS.clear()
-    _OPTS["command"] = provenance.command_line(argv)
+    run = Run(command=provenance.command_line(argv))
     try:
         # outside standalone mode typer turns Ctrl-C into Exit(130) and returns that code
-        code = app(args=argv, standalone_mode=False, prog_name="screening")
+        code = app(args=argv, standalone_mode=False, prog_name="screening", obj=run)
         if code == 130:
-            _err(_stopped("interrupted"))
+            _err(run.stopped("interrupted"))
         if isinstance(code, int) and code:
             return code
     except InterruptedAfterCommit as exc:  # the signal waited for an output to be complete
-        _wrote(exc.path)
-        _err(_stopped("terminated" if exc.signum == signal.SIGTERM else "interrupted"))
+        run.wrote(exc.path)
+        _err(run.stopped("terminated" if exc.signum == signal.SIGTERM else "interrupted"))
         return 143 if exc.signum == signal.SIGTERM else 130
     except ScreeningError as exc:
-        _err(f"error: {exc}")
+        _err(f"error: {_message(exc)}")
         return 2
     except click_exc.NoArgsIsHelpError as exc:
         if exc.ctx is not None:
@@ -711,16 +821,16 @@ def _main(argv) -> int:
         _err(f"error: {exc.format_message()} (see `{cmd} --help`)")
         return 2
     except Abort:
-        _err(_stopped("interrupted"))
+        _err(run.stopped("interrupted"))
         return 130
     except Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
-        _err(_stopped("interrupted"))
+        _err(run.stopped("interrupted"))
         return 130
     except SystemExit as exc:
         if exc.code == 143:
-            _err(_stopped("terminated"))
+            _err(run.stopped("terminated"))
         return exc.code if isinstance(exc.code, int) else 1
     except BrokenPipeError:  # the reader went away (| head): stop quietly
         _silence_stdout()

@@ -4,8 +4,8 @@ Candidates are grouped into chunks by chemical system (phases of a system and it
 sub-systems are shared, so each worker builds each phase set once and reuses its memoised
 reactions).  The store is scattered to the workers once; no shared filesystem is assumed.
 
-Resume: with a checkpoint folder every finished chunk is written there atomically (parquet)
-as it arrives.  Dask re-runs the chunks of a worker that dies; if the whole run dies, running
+Resume: with a checkpoint folder every finished chunk is written there atomically (JSON with
+its SHA-256: a damaged chunk is recomputed, never trusted) as it arrives.  Dask re-runs the chunks of a worker that dies; if the whole run dies, running
 the same screen again with the same checkpoint folder loads the finished chunks and computes
 only the rest.  The folder name is a hash of everything the rows depend on (store content,
 settings, candidates), so a changed input never reuses old rows.  If the checkpoint folder
@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
 
-from screening.data.formula import parse_formula, split_identifier
 from screening.errors import InputError
 from screening.outputs import atomic_write
 
@@ -40,44 +38,41 @@ if TYPE_CHECKING:  # this module stays light: a local cluster can start before t
 CHUNKS_PER_WORKER = 6
 
 
-def chunk_candidates(cand: pd.DataFrame, n_chunks: int) -> list[pd.DataFrame]:
-    """Split candidates into about ``n_chunks`` chunks, keeping chemical systems together.
+def chunk_candidates(cand: list, n_chunks: int) -> list[list[int]]:
+    """Positions of the candidates in about ``n_chunks`` chunks, chemical systems kept together.
 
-    Candidates are ordered by chemical system (elements sorted), so neighbouring candidates
-    share sub-systems; chunks are contiguous slices of that order with whole systems each.
+    Candidates are ordered by chemical system, so neighbouring candidates share sub-systems
+    (and their phase sets); chunks are contiguous runs of that order with whole systems each.
     """
-    def system(text: str) -> str:
-        formula, pid = split_identifier(text)
-        return parse_formula(formula).chemical_system if formula else pid
+    def system(c) -> str:
+        return c.phase.chemsys if c.phase is not None else ""
 
-    systems = cand.formula.map(system)
-    order = cand.assign(_sys=systems).sort_values(["_sys", "formula"], kind="stable")
+    order = sorted(range(len(cand)), key=lambda i: (system(cand[i]), cand[i].name, i))
     size = max(1, -(-len(order) // max(1, n_chunks)))
-    chunks, current, n = [], [], 0
-    for _, group in order.groupby("_sys", sort=False):
-        current.append(group)
-        n += len(group)
-        if n >= size:
-            chunks.append(pd.concat(current).drop(columns="_sys"))
-            current, n = [], 0
-    if current:
-        chunks.append(pd.concat(current).drop(columns="_sys"))
+    chunks, current = [], []
+    for k, i in enumerate(order):
+        current.append(i)
+        last = k == len(order) - 1
+        if last or (len(current) >= size and system(cand[order[k + 1]]) != system(cand[i])):
+            chunks.append(current)
+            current = []
     return chunks
 
 
-def evaluate_chunk(store: PhaseStore, chunk: pd.DataFrame, settings: Settings, v_red: float) -> pd.DataFrame:
-    """Unranked rows of one chunk, indexed like the candidate DataFrame (runs on a worker)."""
+def evaluate_chunk(store: PhaseStore, chunk: list, settings: Settings, electrolyte, v_red: float) -> list:
+    """Rows of one chunk of candidates (runs on a worker)."""
     from screening.ranking.rows import evaluate_all
 
-    rows = evaluate_all(store, chunk, settings, None, v_red)
-    return pd.DataFrame(rows, index=chunk.index)
+    return evaluate_all(store, chunk, settings, electrolyte, v_red)
 
 
-def run_key(store: PhaseStore, cand: pd.DataFrame, settings: Settings) -> str:
+def run_key(store: PhaseStore, cand: list, settings: Settings, electrolyte) -> str:
     """Hash of everything a screen's rows depend on (for checkpoint folders)."""
     h = hashlib.sha256()
-    h.update(json.dumps([store.content_key(), settings.key()], sort_keys=True).encode())
-    h.update(pd.util.hash_pandas_object(cand[["formula", "kind"]], index=True).to_numpy().tobytes())
+    h.update(json.dumps([store.content_key(), settings.key(), electrolyte.as_dict()], sort_keys=True).encode())
+    for c in cand:
+        h.update(json.dumps([c.name, c.kind, c.family, c.note, c.error, c.formula_units,
+                             None if c.phase is None else c.phase.as_dict()], sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -102,23 +97,37 @@ def check_options(workers: int | None, scheduler: str | None, checkpoint=None) -
         raise InputError(f"--workers {workers}: give 1 to {limit} worker processes on this {os.cpu_count()}-core machine")
 
 
-def _save_chunk(folder: Path, k: int, df: pd.DataFrame) -> Path | None:
-    """Write a finished chunk; recreate a vanished folder; None (no more checkpoints) if that fails."""
+def _chunk_bytes(rows: list) -> bytes:
+    body = json.dumps([r.as_dict() for r in rows], sort_keys=True)
+    return json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "rows": body}).encode()
+
+
+def _save_chunk(folder: Path, k: int, rows: list) -> Path | None:
+    """Write a finished chunk (JSON with its SHA-256); recreate a vanished folder; None (no more
+    checkpoints) if that fails."""
     for _ in range(2):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            with atomic_write(folder / f"chunk-{k:05d}.parquet") as tmp:
-                df.to_parquet(tmp)
+            with atomic_write(folder / f"chunk-{k:05d}.json") as tmp:
+                tmp.write_bytes(_chunk_bytes(rows))
             return folder
         except (OSError, InputError):
             continue
     return None
 
 
-def _read_chunk(path: Path) -> pd.DataFrame | None:
+def _read_chunk(path: Path) -> list | None:
+    """The rows of a checkpoint chunk; None when it is damaged (its checksum does not match):
+    such a chunk is recomputed, never trusted."""
+    from screening.ranking.rows import ScreenRow
+
     try:
-        return pd.read_parquet(path)
-    except Exception:  # a damaged checkpoint is recomputed, never trusted
+        doc = json.loads(path.read_bytes())
+        body = doc["rows"]
+        if hashlib.sha256(body.encode()).hexdigest() != doc["sha256"]:
+            return None
+        return [ScreenRow.from_dict(d) for d in json.loads(body)]
+    except Exception:  # unreadable or malformed: recomputed, never trusted
         return None
 
 
@@ -210,11 +219,11 @@ class DaskRunner:
                                    dashboard_address=None, silence_logs=50)
         return Client(cluster), cluster
 
-    def __call__(self, store: PhaseStore, cand: pd.DataFrame, settings: Settings, progress=None,
-                 v_red: float = 0.0) -> list[dict]:
+    def __call__(self, store: PhaseStore, cand: list, settings: Settings, electrolyte, v_red: float = 0.0,
+                 progress=None) -> list:
         folder, made = None, []
         if self.checkpoint is not None:
-            folder = Path(self.checkpoint) / run_key(store, cand, settings)
+            folder = Path(self.checkpoint) / run_key(store, cand, settings, electrolyte)
             made = [p for p in [folder, *folder.parents] if not p.exists()]
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -232,12 +241,12 @@ class DaskRunner:
             n_workers = len(client.scheduler_info()["workers"]) or (self.workers or 1)
             chunks = chunk_candidates(cand, n_workers * self.chunks_per_worker)
             self.n_chunks = len(chunks)
-            done: dict[int, pd.DataFrame] = {}
+            done: dict[int, list] = {}
             todo = []
             for k, chunk in enumerate(chunks):
-                path = folder / f"chunk-{k:05d}.parquet" if folder else None
+                path = folder / f"chunk-{k:05d}.json" if folder else None
                 got = _read_chunk(path) if path is not None and path.is_file() else None
-                if got is not None and list(got.index) == list(chunk.index):
+                if got is not None and [r.candidate for r in got] == [cand[i].name for i in chunk]:
                     done[k] = got
                 else:
                     todo.append(k)
@@ -249,22 +258,25 @@ class DaskRunner:
                 from distributed import as_completed
 
                 remote_store = client.scatter(store, broadcast=True, hash=False)
-                futures = {client.submit(evaluate_chunk, remote_store, chunks[k], settings, v_red,
-                                         retries=self.retries, key=f"screen-chunk-{k}-{id(self)}"): k for k in todo}
+                futures = {client.submit(evaluate_chunk, remote_store, [cand[i] for i in chunks[k]], settings, electrolyte,
+                                         v_red, retries=self.retries, key=f"screen-chunk-{k}-{id(self)}"): k for k in todo}
                 for fut in as_completed(futures):
                     k = futures[fut]
-                    df = fut.result()
-                    done[k] = df
+                    rows = fut.result()
+                    done[k] = rows
                     if folder is not None:
-                        folder = _save_chunk(folder, k, df)
-                    finished += len(df)
+                        folder = _save_chunk(folder, k, rows)
+                    finished += len(rows)
                     if progress:
-                        progress(finished, len(cand), df.candidate.iat[-1] if len(df) else "")
+                        progress(finished, len(cand), rows[-1].candidate if rows else "")
             self.n_computed = len(todo)
         finally:
             self._running = None
             client.close()
             if cluster is not None:
                 cluster.close()
-        rows = pd.concat([done[k] for k in sorted(done)]).sort_index()
-        return rows.to_dict("records")
+        out: list = [None] * len(cand)
+        for k, chunk in enumerate(chunks):
+            for i, row in zip(chunk, done[k], strict=True):
+                out[i] = row
+        return out

@@ -19,16 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pymatgen.core import Composition, Element
 
-from screening.data.formula import parse_formula
+from screening.data.table import Phase
 from screening.errors import InputError
+from screening.phases import PhaseSet, PhaseSource
 from screening.results import Caveat, CaveatKind, Character, Result, unique_caveats
-from screening.settings import DFT_TOLERANCE_EV_PER_ATOM, INSULATING_GAP_EV
+from screening.settings import Settings
 from screening.thermo import caveats
-from screening.thermo.reactions import react
-
-LI = Element("Li")
+from screening.thermo.reactions import interface_reaction
+from screening.thermo.windows import stabilized
 WEAK_DIMENSIONS = {"0D": "molecular", "1D": "chain", "2D": "layered"}
 
 
@@ -55,14 +54,27 @@ def _volume_label(row) -> str:
     return VOLUME_LABELS.get(row.volume_origin, row.volume_origin or "unknown volumes")
 
 
-def product_properties(store, prec_row, prods, li_used: float, gap_threshold_eV: float, rows) -> Properties:
-    """Volumes and character of ``prods`` [(formula, reduced units per reduced f.u. of P, _)]
-    whose store rows are ``rows`` (a DataFrame in the same order)."""
+@dataclass(frozen=True)
+class Product:
+    """A product phase and its amount (reduced formula units per reduced formula unit of P)."""
+
+    phase: Phase
+    amount: float
+    row: int  # its row in the phase set it came from
+
+    @property
+    def formula(self) -> str:
+        return self.phase.formula
+
+
+def product_properties(precursor: Phase, products: list[Product], li_used: float, li_metal: Phase,
+                       gap_threshold_eV: float) -> Properties:
+    """Volumes and electronic character of ``products`` of ``precursor`` that took up ``li_used``
+    Li per reduced formula unit (``li_metal``: the Li reference phase, for V(P + Li))."""
     warns: list[Caveat] = []
-    unchanged = len(prods) == 1 and prods[0][0] == prec_row.formula and abs(li_used) < 1e-9
-    used = [prec_row, *[r for _, r in rows.iterrows()]]
-    missing = [r.formula + (" (precursor)" if k == 0 else "") for k, r in enumerate(used)
-               if not np.isfinite(r.molar_volume_cm3_per_mol)]
+    unchanged = len(products) == 1 and products[0].formula == precursor.formula and abs(li_used) < 1e-9
+    used = [precursor, *[p.phase for p in products]]
+    missing = [r.formula + (" (precursor)" if k == 0 else "") for k, r in enumerate(used) if r.molar_volume_cm3_per_mol is None]
     if unchanged:
         v_ratio = v_ratio_li = 1.0
         v_note = "no reaction with Li: volume unchanged"
@@ -70,22 +82,21 @@ def product_properties(store, prec_row, prods, li_used: float, gap_threshold_eV:
         v_ratio = v_ratio_li = None
         v_note = "no molar volume for " + ", ".join(missing)
         warns.append(Caveat(CaveatKind.NO_VOLUME, v_note, "add a density (user phase CSV) or fetch structures from MP",
-                            prec_row.formula))
+                            precursor.formula))
     else:
-        v_prod = float(sum(n * v for (_, n, _), v in zip(prods, rows.molar_volume_cm3_per_mol, strict=True)))
-        v_ratio = v_prod / float(prec_row.molar_volume_cm3_per_mol)
-        li_row = store.lookup("Li")
-        v_li = float(li_row.molar_volume_cm3_per_mol)
-        v_ratio_li = v_prod / (prec_row.molar_volume_cm3_per_mol + max(li_used, 0.0) * v_li) if np.isfinite(v_li) else None
-        labels = {}
+        v_prod = float(sum(p.amount * p.phase.molar_volume_cm3_per_mol for p in products))
+        v_ratio = v_prod / precursor.molar_volume_cm3_per_mol
+        v_li = li_metal.molar_volume_cm3_per_mol
+        v_ratio_li = v_prod / (precursor.molar_volume_cm3_per_mol + max(li_used, 0.0) * v_li) if v_li is not None else None
+        labels: dict[str, list[str]] = {}
         for r in used:
             labels.setdefault(_volume_label(r), []).append(r.formula)
         if len(labels) == 1:
             v_note = next(iter(labels))
         else:
             v_note = "mixed sources: " + "; ".join(f"{k} ({', '.join(dict.fromkeys(v))})" for k, v in sorted(labels.items()))
-            warns.append(Caveat(CaveatKind.MIXED_VOLUME_SOURCES, f"volume ratio of {prec_row.formula} mixes {v_note[15:]}",
-                                "", prec_row.formula))
+            warns.append(Caveat(CaveatKind.MIXED_VOLUME_SOURCES, f"volume ratio of {precursor.formula} mixes {v_note[15:]}",
+                                "", precursor.formula))
         for r in used:
             kind = WEAK_DIMENSIONS.get(r.dimensionality)
             if r.volume_origin == "dft" and kind:
@@ -93,8 +104,8 @@ def product_properties(store, prec_row, prods, li_used: float, gap_threshold_eV:
                                     f"{r.formula} ({r.phase_id}): DFT volume of a {kind} ({r.dimensionality}) crystal; "
                                     "GGA without dispersion overestimates such volumes", "give a measured density", r.formula))
     # electronic character from the products' gaps
-    gaps = {f: (float(g), o) for (f, _, _), g, o in zip(prods, rows.band_gap_eV, rows.band_gap_origin, strict=True)}
-    known = {f: g for f, (g, _) in gaps.items() if np.isfinite(g)}
+    gaps = {p.formula: (p.phase.band_gap_eV, p.phase.band_gap_origin) for p in products}
+    known = {f: g for f, (g, _) in gaps.items() if g is not None}
     unknown = sorted(f for f in gaps if f not in known)
     conducting = tuple(sorted(f for f, g in known.items() if g < gap_threshold_eV))
     character = Character.MIXED if conducting else (Character.UNKNOWN if unknown else Character.INSULATING)
@@ -103,7 +114,7 @@ def product_properties(store, prec_row, prods, li_used: float, gap_threshold_eV:
     if unknown:
         gap_note = f"no band gap for {', '.join(unknown)}; " + gap_note
         warns.append(Caveat(CaveatKind.NO_BAND_GAP, f"no band gap for {', '.join(unknown)}",
-                            "add band_gap_eV in a user phase CSV", prec_row.formula))
+                            "add band_gap_eV in a user phase CSV", precursor.formula))
     return Properties(
         volume_ratio=None if v_ratio is None else float(v_ratio),
         volume_ratio_with_li=None if v_ratio_li is None else float(v_ratio_li),
@@ -161,50 +172,79 @@ class LithiationPath(Result):
                 "warning_details": [w.details() for w in self.warnings]}
 
 
-def _precursor(store, precursor):
-    store, row = store.locate(precursor)
-    comp = Composition(row.composition)
-    red = comp.reduced_composition
-    if red.num_atoms - red[LI] <= 0:
+def _li_system(precursor: Phase, phases: PhaseSource) -> PhaseSet:
+    if precursor.formula == "Li":
         raise InputError("Li metal is the anode itself: give a precursor or interlayer phase")
-    ps = store.system({el.symbol for el in comp.elements} | {"Li"}, include=[row.phase_id])
-    # amounts are reported per formula unit as the user wrote it (I2, not I)
-    scale = 1.0
-    if isinstance(precursor, str) and ":" not in precursor and not precursor.startswith(("mp-", "mvc-", "user:", "chgnet:")):
-        given = parse_formula(precursor)
-        scale = given.num_atoms / red.num_atoms
-    return store, row, red, ps, scale
+    return phases.phase_set({*precursor.elements, "Li"}, include=[precursor])
 
 
-def lithiate(store, precursor, gap_threshold_eV: float = INSULATING_GAP_EV) -> LithiationPath:
+def _products(ps: PhaseSet, units, tol: float) -> list[Product]:
+    return [Product(ps.phase(j), n, j) for _, n, j in ps.products(units, tol=tol)]
+
+
+def lithiation_path(precursor: Phase, phases: PhaseSource, settings: Settings | None = None,
+                    formula_units: float = 1.0) -> LithiationPath:
     """The staircase of a precursor's Li uptake vs voltage (Li grand potential), stages in falling
     voltage, each with its products, volume ratio and electronic character.  The precursor is
-    stabilized onto the hull first (as for windows: stage 1 starts at its reduction limit)."""
-    store, row, red, ps, scale = _precursor(store, precursor)
-    i = ps.index_of(row.phase_id)
+    stabilized onto the hull first (as for windows: stage 1 starts at its reduction limit).
+    Amounts are per ``formula_units`` reduced formula units (2 for I2 written as I2)."""
+    settings = settings or Settings()
+    ps = _li_system(precursor, phases)
+    red = precursor.reduced_amounts
+    i = ps.index_of(precursor.phase_id)
     mu0 = ps.element_energy("Li")
-    e_p, e_hull = ps.stabilized_energy(i)
+    e_p, e_hull = stabilized(ps, i, precursor)
+    li_metal = ps.phase(ps.element_row("Li"))
     profile = ps.with_energy(i, e_p).lithiation_profile(ps.vector(red), mu_max=mu0)
     stages = []
-    warns: list[Caveat] = list(store.caveats_for(ps.elements))
+    warns: list[Caveat] = list(ps.caveats)
     for s in profile[1:]:
-        prods = ps.products(s.amounts)
-        li = s.li - red[LI]
-        rows = ps.rows_at([j for _, _, j in prods])
-        props = product_properties(store, row, prods, li, gap_threshold_eV, rows)
-        warns += caveats.for_rows(ps, [j for _, _, j in prods])
+        prods = _products(ps, s.amounts, 1e-6)
+        li = s.li - red.get("Li", 0.0)
+        props = product_properties(precursor, prods, li, li_metal, settings.gap_threshold_eV)
+        warns += caveats.for_rows(ps, [p.row for p in prods])
         stages.append(LithiationStage(
             voltage_V=float(max(0.0, mu0 - s.mu_low)),
-            li_per_formula_unit=float(li * scale),
-            products=tuple(f for f, _, _ in prods),
-            product_amounts_per_formula_unit=tuple(float(n * scale) for _, n, _ in prods),
+            li_per_formula_unit=float(li * formula_units),
+            products=tuple(p.formula for p in prods),
+            product_amounts_per_formula_unit=tuple(float(p.amount * formula_units) for p in prods),
             volume_ratio=props.volume_ratio,
             electronic_character=props.electronic_character,
             min_product_band_gap_eV=props.min_product_band_gap_eV,
             properties=props,
         ))
-    return LithiationPath(str(precursor).strip() if isinstance(precursor, str) else row.formula, str(row.phase_id),
-                          tuple(stages), float(e_hull), unique_caveats(warns))
+    return LithiationPath(precursor.formula, precursor.phase_id, tuple(stages), float(e_hull), unique_caveats(warns))
+
+
+@dataclass(frozen=True)
+class Equilibrium:
+    """A precursor in equilibrium with a Li reservoir at ``voltage_V``: its products, the Li taken
+    up and the reaction energy (eV per reduced formula unit of P, P at its own energy)."""
+
+    products: tuple[Product, ...]
+    li_used: float
+    energy_eV: float
+    voltage_V: float
+    phase_set: PhaseSet
+
+
+def equilibrium_with_li(precursor: Phase, phases: PhaseSource, voltage_V: float = 0.0) -> Equilibrium:
+    """Products of a precursor in equilibrium with a Li reservoir at ``voltage_V`` (V vs Li/Li+;
+    0 = Li metal), from one grand-potential LP.  Above 0 V the precursor is stabilized onto the
+    hull first (as in ``lithiation_path``)."""
+    ps = _li_system(precursor, phases)
+    red = precursor.reduced_amounts
+    mu0 = ps.element_energy("Li")
+    mu = mu0 - float(voltage_V)
+    system = ps
+    if voltage_V > 0:
+        i = ps.index_of(precursor.phase_id)
+        system = ps.with_energy(i, stabilized(ps, i, precursor)[0])
+    _, li_after, units = system.grand_minimum(np.delete(ps.vector(red), ps.column("Li")), mu)
+    prods = _products(ps, units, 1e-7)
+    li_used = float(li_after - red.get("Li", 0.0))
+    d_e = float(units @ ps.energies) - float(precursor.energy_per_atom_eV) * sum(red.values()) - li_used * mu
+    return Equilibrium(tuple(prods), li_used, d_e, float(voltage_V), ps)
 
 
 # --------------------------------------------------------------------------- interphase
@@ -236,52 +276,39 @@ class Interphase(Result):
     warnings: tuple[Caveat, ...] = ()
 
 
-def lithiation_at(store, precursor, voltage_V: float = 0.0):
-    """Products of a precursor in equilibrium with a Li reservoir at ``voltage_V`` (V vs Li/Li+;
-    0 = Li metal), from one grand-potential LP:
-    (store, row, [(formula, reduced units per reduced f.u., row)], Li taken per reduced f.u.,
-    reaction energy in eV per reduced f.u. with the precursor at its own energy, phase set, scale).
-    Above 0 V the precursor is stabilized onto the hull first (as in ``lithiate``)."""
-    store, row, red, ps, scale = _precursor(store, precursor)
-    mu0 = ps.element_energy("Li")
-    mu = mu0 - float(voltage_V)
-    system = ps
-    if voltage_V > 0:
-        i = ps.index_of(row.phase_id)
-        system = ps.with_energy(i, ps.stabilized_energy(i)[0])
-    _, li_after, units = system.grand_minimum(np.delete(ps.vector(red), ps.column("Li")), mu)
-    prods = ps.products(units, tol=1e-7)
-    li_used = float(li_after - red[LI])
-    d_e = float(units @ ps.energies) - float(row.energy_per_atom_eV) * red.num_atoms - li_used * mu
-    return store, row, prods, li_used, d_e, ps, scale
-
-
-def interphase(store, precursor, electrolyte="Li7La3Zr2O12", gap_threshold_eV: float = INSULATING_GAP_EV,
-               tolerance_eV_per_atom: float = DFT_TOLERANCE_EV_PER_ATOM, voltage_V: float = 0.0) -> Interphase:
+def interphase_with_li(precursor: Phase, phases: PhaseSource, settings: Settings | None = None,
+                       electrolyte: Phase | None = None, voltage_V: float = 0.0, formula_units: float = 1.0,
+                       reactions: dict | None = None) -> Interphase:
     """The interphase ``precursor`` forms with Li metal (``voltage_V`` = 0; or the lithiation
     stage in equilibrium at ``voltage_V`` vs Li/Li+) and its stability with ``electrolyte``
     (None for none).  Reaction energies with Li are per atom of precursor + Li taken up, the
-    precursor at its own energy (a metastable precursor's decomposition counts)."""
-    if not (np.isfinite(voltage_V) and 0 <= voltage_V <= 10):
-        raise InputError(f"voltage {voltage_V}: give a voltage vs Li/Li+ between 0 and 10 V")
-    store, row, prods, li_used, d_e, ps, scale = lithiation_at(store, precursor, voltage_V)
-    red = Composition(row.composition).reduced_composition
-    n_atoms = red.num_atoms + max(li_used, 0.0)
+    precursor at its own energy (a metastable precursor's decomposition counts).
+    ``reactions``: an optional mapping that keeps product|electrolyte reactions between calls
+    (a screen passes one; keys are (product id, electrolyte id, tolerance))."""
+    settings = settings or Settings()
+    eq = equilibrium_with_li(precursor, phases, voltage_V)
+    prods, li_used, d_e, ps = list(eq.products), eq.li_used, eq.energy_eV, eq.phase_set
+    n_atoms = sum(precursor.reduced_amounts.values()) + max(li_used, 0.0)
     per_atom = d_e / n_atoms
     if abs(per_atom) < 1e-9:  # LP round-off of "no reaction"
         per_atom, d_e = 0.0, 0.0
-    rows = ps.rows_at([j for _, _, j in prods])
-    props = product_properties(store, row, prods, li_used, gap_threshold_eV, rows)
-    warns = [*store.caveats_for(ps.elements), *props.warnings, *caveats.for_rows(ps, [j for _, _, j in prods])]
+    li_metal = ps.phase(ps.element_row("Li"))
+    props = product_properties(precursor, prods, li_used, li_metal, settings.gap_threshold_eV)
+    warns = [*ps.caveats, *props.warnings, *caveats.for_rows(ps, [p.row for p in prods])]
     e_el, el_products, el_text, within, el_name = None, (), "", None, None
     if electrolyte is not None:
-        store, el_row = store.locate(electrolyte)
-        el_name = el_row.formula
+        el_name = electrolyte.formula
         worst = None
-        for f, _, _ in prods:
-            if f == el_row.formula:
+        tol = settings.tolerance_eV_per_atom
+        for p in prods:
+            if p.formula == electrolyte.formula:
                 continue
-            rx = react(store, f, el_row.phase_id, tolerance_eV_per_atom=tolerance_eV_per_atom)
+            key = (p.phase.phase_id, electrolyte.phase_id, tol)
+            rx = reactions.get(key) if reactions is not None else None
+            if rx is None:
+                rx = interface_reaction(p.phase, electrolyte, phases, tolerance_eV_per_atom=tol)
+                if reactions is not None:
+                    reactions[key] = rx
             warns += rx.warnings
             if worst is None or rx.reaction_energy_eV_per_atom < worst.reaction_energy_eV_per_atom:
                 worst = rx
@@ -291,13 +318,13 @@ def interphase(store, precursor, electrolyte="Li7La3Zr2O12", gap_threshold_eV: f
         else:
             e_el, el_text, within = 0.0, "interphase is the electrolyte itself", True
     return Interphase(
-        precursor=str(precursor).strip() if isinstance(precursor, str) else row.formula,
-        material_id=str(row.phase_id),
-        products=tuple(f for f, _, _ in prods),
-        product_amounts_per_formula_unit=tuple(float(n * scale) for _, n, _ in prods),
+        precursor=precursor.formula,
+        material_id=precursor.phase_id,
+        products=tuple(p.formula for p in prods),
+        product_amounts_per_formula_unit=tuple(float(p.amount * formula_units) for p in prods),
         li_reaction_energy_eV_per_atom=float(per_atom),
         li_reaction_energy_eV_per_li=float(d_e / li_used) if li_used > 1e-9 else None,
-        li_consumed_per_formula_unit=float(li_used * scale),
+        li_consumed_per_formula_unit=float(li_used * formula_units),
         voltage_V=float(voltage_V),
         volume_ratio=props.volume_ratio,
         volume_ratio_with_li=props.volume_ratio_with_li,
@@ -311,7 +338,6 @@ def interphase(store, precursor, electrolyte="Li7La3Zr2O12", gap_threshold_eV: f
         electrolyte_reaction_products=el_products,
         electrolyte_reaction=el_text,
         within_dft_error=within,
-        precursor_e_above_hull_eV_per_atom=float(max(0.0, row.e_above_hull_eV_per_atom)),
+        precursor_e_above_hull_eV_per_atom=float(max(0.0, precursor.e_above_hull_eV_per_atom or 0.0)),
         warnings=unique_caveats(warns),
     )
-

@@ -45,6 +45,7 @@ from screening.data import files
 from screening.errors import DataError, InputError
 from screening.outputs import atomic_write, check_file
 from screening.store import user_rows
+from screening.units import A3_IN_CM3, AVOGADRO
 
 INSTALL_HINT = "CHGNet is not installed: pip install 'screening[mlip]'"
 #: CHGNet weights shipped in the chgnet wheel (0.3.0 is the default of chgnet 0.3-0.4).
@@ -53,7 +54,6 @@ DEFAULT_FMAX_EV_PER_A = 0.05
 DEFAULT_STEPS = 500
 DEFAULT_STRESS_GPA = 0.1
 GPA_IN_EV_PER_A3 = 1 / 160.21766208
-AVOGADRO = 6.02214076e23
 CACHE_SUBDIR = "chgnet"
 CACHE_VERSION = "1"
 NO_GAP_NOTE = "unknown (CHGNet gives no band gap)"
@@ -316,7 +316,7 @@ def relax_structure(structure, relax: bool = True, fmax: float = DEFAULT_FMAX_EV
         raise DataError(f"CHGNet gave no finite energy for {label}: check the structure")
     comp = final.composition
     fu = comp.num_atoms / comp.reduced_composition.num_atoms
-    vm = final.volume / fu * AVOGADRO * 1e-24
+    vm = final.volume / fu * AVOGADRO * A3_IN_CM3
     result = RelaxResult(
         formula=comp.reduced_formula,
         composition=comp.formula,
@@ -428,7 +428,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
         structs.append((s, label))
     _validate(fmax, steps, stress_GPa)
 
-    taken = set(store.table.phase_id)  # the whole table, read once, to name new phases uniquely
+    taken = set(store.column("phase_id"))  # to name new phases uniquely
     results, records, extra = [], [], []
     for k, ((s, label), gap, name) in enumerate(zip(structs, gaps, given_names, strict=True)):
         relaxer = relaxer or _LazyRelaxer()
@@ -436,7 +436,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
                             relaxer=relaxer)
         r = replace(r, label=label)
         comp = Composition(r.composition)
-        ps = store.system([el.symbol for el in comp.elements])
+        ps = store.phase_set([el.symbol for el in comp.elements])
         e_hull = ps.hull_energy_per_atom(ps.vector(comp))
         e_above = r.energy_eV_per_atom - e_hull
         base = name or _default_name(label, r.formula)

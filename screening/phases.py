@@ -1,13 +1,25 @@
-"""Phase sets and finished tables: where the data layer's rows meet the thermodynamic kernel.
+"""Phases: the immutable :class:`Phase` record, the :class:`PhaseSet` of one chemical system, and
+the one interface the physics asks for phases through (:class:`PhaseSource`).
 
-:class:`PhaseSet` is a kernel :class:`~screening.thermo.hull.HullSystem` of one chemical system
-together with its table rows (ids, formulas, any column); :func:`finish` fills a phase table's
-derived columns (energy per atom, formation energy, e_above_hull) with the kernel.  Both the
-store (``screening.store``) and the snapshot build (``screening.build``) stand on this module.
-Units: energies in eV (per stored formula unit) and eV/atom where named.
+* :class:`Phase` (defined with the table schema in ``screening.data.table``) is one row of the
+  phase table: energies in eV, volumes in cm3 per mol of reduced formula units, band gaps in eV,
+  each with its origin and source; frozen and serializable; missing numbers are None, never NaN.
+* :class:`PhaseSet` is the kernel's :class:`~screening.hull.HullSystem` of a chemical system (its
+  hull phases, plus the phases a question is about) with the columns of its rows and the data
+  caveats of the system.  Rows are described by arrays; a :class:`Phase` is made only for the
+  rows a result names.
+* :class:`PhaseSource` is what windows, reactions, interphases and screen rows need: the phase set
+  of a chemical system, including given phases.  ``screening.store.PhaseStore`` implements it;
+  physics functions take a source and :class:`Phase` records, never names or a database.
+
+:func:`finish` fills a table's derived columns (energy per atom, formation energy, e_above_hull,
+with and without artefacts) with the kernel; the store and the snapshot build stand on it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -15,86 +27,109 @@ from pymatgen.core import Composition, Element
 
 from screening.data import formula as fml
 from screening.data import table as tbl
-from screening.thermo.hull import HullSystem, hull_energies_per_atom
+from screening.data.table import Phase
+from screening.hull import HullSystem, hull_energies_per_atom
+from screening.results import Caveat
+
+LI = "Li"
 
 
-def _amounts(elements, rows: pd.DataFrame, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(atoms of each element per stored formula unit, reduced formula units per stored one);
-    ``memo``: parsed compositions to reuse (a store keeps one)."""
-    col = {el: k for k, el in enumerate(elements)}
-    amounts = np.zeros((len(rows), len(elements)))
-    units = np.ones(len(rows))
-    memo = {} if memo is None else memo
-    for i, c in enumerate(rows.composition):
-        if c not in memo:
-            comp = Composition(c)
-            memo[c] = (comp.get_el_amt_dict(), comp.num_atoms / comp.reduced_composition.num_atoms)
-        amt, units[i] = memo[c]
-        for el, n in amt.items():
-            amounts[i, col[el]] = n
-    return amounts, units
+def system_key(elements) -> tuple[str, ...]:
+    """Element symbols of a chemical system, each once, by atomic number (the key of a phase set)."""
+    return tuple(sorted({str(e) for e in elements}, key=lambda s: Element(s).Z))
+
+
+@runtime_checkable
+class PhaseSource(Protocol):
+    """Where physics functions get phases from: the phase set of a chemical system, including the
+    given phases (e.g. a metastable reactant, or an entry that is in no table)."""
+
+    def phase_set(self, elements: Iterable[str], include: Sequence[Phase] = ()) -> PhaseSet: ...
 
 
 class PhaseSet(HullSystem):
-    """The phases of one chemical system of a store: a :class:`HullSystem` plus its rows (the
-    system's hull phases, and the phases a question is about appended by ``including``)."""
+    """The phases of one chemical system for hull linear programs: a :class:`HullSystem` plus the
+    rows' table columns (``table`` rows ``rows``; included phases that are in no table follow as
+    ``extra`` records) and the data caveats of the system (``caveats``)."""
 
-    def __init__(self, elements, rows: pd.DataFrame, arrays: tuple[np.ndarray, np.ndarray] | None = None,
-                 extra: pd.DataFrame | None = None, memo: dict | None = None):
-        frames = [rows.reset_index(drop=True)] + ([extra.reset_index(drop=True)] if extra is not None else [])
-        amounts, units = arrays if arrays is not None else _amounts(elements, frames[0], memo)
-        energies = np.concatenate([f.energy_eV.to_numpy(dtype=float) for f in frames])
+    def __init__(self, elements, table: tbl.PhaseTable, rows, extra: Sequence[Phase] = (),
+                 caveats: tuple[Caveat, ...] = (), energies=None):
+        self.table = table
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.extra = tuple(extra)
+        elements = tuple(elements)
+        amounts = table.amounts(self.rows, elements)
+        units = table.formula_units[self.rows]
+        if self.extra:
+            amounts = np.vstack([amounts, [[p.amounts.get(e, 0.0) for e in elements] for p in self.extra]])
+            units = np.concatenate([units, [p.formula_units for p in self.extra]])
+        if energies is None:
+            energies = np.concatenate([table.col("energy_eV")[self.rows], [p.energy_eV for p in self.extra]])
         super().__init__(elements, amounts, energies)
-        self._frames = frames
-        self.ids = np.concatenate([f.phase_id.to_numpy(dtype=object) for f in frames])
-        self.formulas = np.concatenate([f.formula.to_numpy(dtype=object) for f in frames])
+        self.ids = np.concatenate([table.col("phase_id")[self.rows], np.array([p.phase_id for p in self.extra], object)])
+        self.formulas = np.concatenate([table.col("formula")[self.rows], np.array([p.formula for p in self.extra], object)])
         #: reduced formula units per stored formula unit of each row
         self.reduced_units = units
+        self.caveats = tuple(caveats)
         self._index = {pid: i for i, pid in enumerate(self.ids)}
-        self._extended: dict[tuple, PhaseSet] = {}
-        self._columns: dict[str, np.ndarray] = {}
-        self._memo = memo
 
-    def values(self, column: str) -> np.ndarray:
-        """One column of every row, as an array (cached)."""
-        if column not in self._columns:
-            self._columns[column] = np.concatenate([f[column].to_numpy() for f in self._frames])
-        return self._columns[column]
+    @classmethod
+    def from_frame(cls, elements, rows: pd.DataFrame) -> PhaseSet:
+        """A set of every row of a DataFrame of schema rows (for builds and tests)."""
+        return cls(tuple(elements), tbl.PhaseTable.from_frame(rows), np.arange(len(rows)))
 
-    @property
-    def rows(self) -> pd.DataFrame:
-        """Every row of the set, in order."""
-        return pd.concat(self._frames, ignore_index=True) if len(self._frames) > 1 else self._frames[0]
+    def with_energy(self, i: int, energy_eV: float) -> PhaseSet:
+        """A copy with row ``i`` at another total energy (e.g. stabilized onto the hull)."""
+        e = self.energies.copy()
+        e[i] = energy_eV
+        return PhaseSet(self.elements, self.table, self.rows, self.extra, self.caveats, e)
 
-    def rows_at(self, indices) -> pd.DataFrame:
-        """The rows at these positions, in that order."""
-        indices = [int(i) for i in indices]
-        n0 = len(self._frames[0])
-        if all(i < n0 for i in indices):
-            return self._frames[0].iloc[indices]
-        return pd.concat([self._frames[0].iloc[[i]] if i < n0 else self._frames[1].iloc[[i - n0]] for i in indices])
+    def __contains__(self, phase_id: str) -> bool:
+        return phase_id in self._index
 
     def index_of(self, phase_id: str) -> int:
         return self._index[phase_id]
 
-    def including(self, rows: pd.DataFrame) -> PhaseSet:
-        """This set plus store rows it lacks (e.g. a metastable phase a question is about)."""
-        new = rows[~rows.phase_id.isin(self._index)]
-        if new.empty:
-            return self
-        key = tuple(new.phase_id)
-        if key not in self._extended:
-            amounts, units = _amounts(self.elements, new, self._memo)
-            base = self._frames[0]
-            extra = new if len(self._frames) == 1 else pd.concat([self._frames[1], new], ignore_index=True)
-            self._extended[key] = PhaseSet(self.elements, base, (np.vstack([self.amounts, amounts]),
-                                                                  np.concatenate([self.reduced_units, units])), extra,
-                                           self._memo)
-        return self._extended[key]
+    def values(self, column: str) -> np.ndarray:
+        """One table column of every row, in order (included records' fields last)."""
+        extra = [getattr(p, column) for p in self.extra]
+        if column in tbl.FLOAT_COLUMNS:
+            extra = [np.nan if v is None else v for v in extra]
+        return np.concatenate([self.table.col(column)[self.rows], np.array(extra, dtype=object if column in tbl.STR_COLUMNS else float)])
 
-    def vector(self, comp: Composition) -> np.ndarray:
-        """Amounts of a composition in this system's element order."""
-        return np.array([comp[Element(e)] for e in self.elements], dtype=float)
+    def phase(self, i: int) -> Phase:
+        """The record of row ``i``."""
+        i = int(i)
+        n = len(self.rows)
+        return self.extra[i - n] if i >= n else Phase.from_record(self.table.record(int(self.rows[i])))
+
+    def including(self, phases: Sequence[Phase], table_rows: Sequence[int | None]) -> PhaseSet:
+        """This set plus phases it lacks: table rows where ``table_rows`` gives one, else the
+        record itself."""
+        rows, extra = list(self.rows), list(self.extra)
+        for p, r in zip(phases, table_rows, strict=True):
+            if p.phase_id in self._index or p.phase_id in {q.phase_id for q in extra}:
+                continue
+            if r is None:
+                extra.append(p)
+            else:
+                rows.append(int(r))
+        if len(rows) == len(self.rows) and len(extra) == len(self.extra):
+            return self
+        return PhaseSet(self.elements, self.table, rows, extra, self.caveats)
+
+    def vector(self, comp) -> np.ndarray:
+        """Amounts of a composition (a Composition or {element: amount}) in element order."""
+        get = comp.get if isinstance(comp, dict) else (lambda e, d=0.0: comp[Element(e)])
+        return np.array([get(e, 0.0) for e in self.elements], dtype=float)
+
+    def element_row(self, el: str) -> int:
+        """Row of the lowest-energy elemental phase of ``el``."""
+        k = self.column(el)
+        pure = np.nonzero((self.amounts[:, k] > 0) & np.isclose(self.n_atoms, self.amounts[:, k]))[0]
+        if len(pure) == 0:
+            raise ValueError(f"no elemental {el} phase")
+        return int(pure[np.argmin(self.energy_per_atom[pure])])
 
     def products(self, units: np.ndarray, skip=(), tol: float = 1e-6) -> list[tuple[str, float, int]]:
         """(reduced formula, reduced formula units, row) of rows with weight (stored f.u.) > tol."""
@@ -103,6 +138,7 @@ class PhaseSet(HullSystem):
         return sorted(out, key=lambda p: (p[0], p[2]))
 
 
+# --------------------------------------------------------------------------- finishing tables
 def _amount_dicts(compositions) -> list[dict]:
     memo: dict[str, dict] = {}
     out = []
@@ -128,22 +164,63 @@ def formation_energies(t: pd.DataFrame, refs: dict[str, float], rows) -> np.ndar
     return t.energy_per_atom_eV.to_numpy()[rows] - out
 
 
-def finish(table: pd.DataFrame) -> pd.DataFrame:
-    """A table with the derived columns filled: energy per atom, formation energy (vs the
-    lowest elemental phases) and e_above_hull (vs the phases within each row's system)."""
-    t = tbl.conform(table)
-    t["energy_per_atom_eV"] = t.energy_eV / t.n_atoms
-    refs = element_references(t)
-    t["formation_energy_eV_per_atom"] = formation_energies(t, refs, np.arange(len(t)))
-    amts = _amount_dicts(t.composition)
+def _fractions(compositions) -> tuple[np.ndarray, list[str]]:
+    amts = _amount_dicts(compositions)
     els = sorted({el for a in amts for el in a}, key=lambda s: Element(s).Z)
     col = {el: k for k, el in enumerate(els)}
-    frac = np.zeros((len(t), len(els)))
+    frac = np.zeros((len(amts), len(els)))
     for i, a in enumerate(amts):
         n = sum(a.values())
         for el, v in a.items():
             frac[i, col[el]] = v / n
+    return frac, els
+
+
+def finish(table: pd.DataFrame) -> pd.DataFrame:
+    """A table with the derived columns filled: energy per atom, formation energy (vs the
+    lowest elemental phases), e_above_hull (vs the phases within each row's system) and the same
+    without the rows flagged as artefacts (NaN for those rows; only rows in systems holding an
+    artefact can differ)."""
+    t = tbl.conform(table)
+    t["energy_per_atom_eV"] = t.energy_eV / t.n_atoms
+    refs = element_references(t)
+    t["formation_energy_eV_per_atom"] = formation_energies(t, refs, np.arange(len(t)))
+    frac, _ = _fractions(t.composition)
     lo, hi = fml.chemsys_masks(t.chemsys)
     epa = t.energy_per_atom_eV.to_numpy()
-    t["e_above_hull_eV_per_atom"] = epa - hull_energies_per_atom(frac, epa, lo, hi)
+    ehull = epa - hull_energies_per_atom(frac, epa, lo, hi)
+    t["e_above_hull_eV_per_atom"] = ehull
+    t["e_above_hull_without_artefacts_eV_per_atom"] = without_artefacts_e_above_hull(t, frac, lo, hi, ehull)
     return t
+
+
+def fill_without_artefacts(t: pd.DataFrame) -> None:
+    """Recompute ``e_above_hull_without_artefacts_eV_per_atom`` in place (after artefacts were
+    flagged on a finished table)."""
+    frac, _ = _fractions(t.composition)
+    lo, hi = fml.chemsys_masks(t.chemsys)
+    t["e_above_hull_without_artefacts_eV_per_atom"] = without_artefacts_e_above_hull(
+        t, frac, lo, hi, t.e_above_hull_eV_per_atom.to_numpy())
+
+
+def without_artefacts_e_above_hull(t: pd.DataFrame, frac, lo, hi, ehull) -> np.ndarray:
+    """e_above_hull of every row with the artefact rows left out of every hull (NaN for them)."""
+    art = (t.artefact != "").to_numpy()
+    out = np.where(art, np.nan, ehull)
+    if not art.any():
+        return out
+    affected = np.zeros(len(t), bool)
+    for cs in set(t.chemsys[art]):
+        affected |= fml.containing(lo, hi, cs.split("-"))
+    # the hull of an affected row's system, from the rows within it (artefacts left out)
+    pool = np.zeros(len(t), bool)
+    for cs in set(t.chemsys[affected]):
+        pool |= fml.within(lo, hi, cs.split("-"))
+    pool &= ~art
+    idx = np.nonzero(pool)[0]
+    epa = t.energy_per_atom_eV.to_numpy()
+    h = hull_energies_per_atom(frac[idx], epa[idx], lo[idx], hi[idx])
+    sub = epa[idx] - h
+    keep = affected[idx]
+    out[idx[keep]] = sub[keep]
+    return out

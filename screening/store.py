@@ -1,21 +1,33 @@
-"""The phase store: every phase the screen knows, finished by the thermodynamic kernel.
+"""The phase store: every phase the screen knows, and the :class:`~screening.phases.PhaseSource`
+the physics gets its phase sets from.
 
-A :class:`PhaseStore` is built from a phase table (``screening.data.table``) or from pymatgen
-entries (``PhaseStore.from_entries``: your own DFT, energies as given).  It derives formation
-energies and e_above_hull with the kernel (``screening.thermo.hull``), answers lookups (a formula,
-``formula:id``, a phase id, a ``Composition`` or a ``ComputedEntry``) and hands the thermodynamics
-layer one :class:`PhaseSet` per chemical system.  It is immutable: ``with_phases`` and
-``with_entries`` return new stores (only the rows whose hull can change are recomputed), and every
-cache lives on the instance.
+A :class:`PhaseStore` holds a finished phase table (``screening.data.table.PhaseTable``: NumPy
+column arrays) and its build info.  It resolves what users name -- a formula (its lowest-energy
+polymorph), ``formula:id``, a phase id, a ``Composition``, a pymatgen ``ComputedEntry`` or a
+:class:`~screening.data.table.Phase` -- into a :class:`Phase` record, once, and hands the
+physics one :class:`~screening.phases.PhaseSet` per chemical system (its hull phases plus the
+phases a question is about).  An entry that is in no table becomes a record placed against this
+store's hull (formation energy and e_above_hull computed); it is never added to a copy of the store.
 
-``open_store()`` opens the finished table shipped with the package (built from the Materials
-Project data by ``screening data build``), merges MP systems fetched with ``screening fetch`` and,
-optionally, a CSV of user phases.
+Stores are immutable.  ``with_phases`` / ``with_entries`` / ``add_phases`` return new stores
+(only rows whose hull can change are recomputed); ``without_artefacts`` returns a view of the
+same table that leaves artefact phases out of every hull and lookup.  The only state a store keeps
+besides its data is a bounded LRU cache of phase sets (``phase_set_cache`` sets, default 4096):
+screens ask for the same chemical systems many times, and building a set costs a selection over
+the whole table.
+
+``open_store()`` opens the finished table shipped with the package (verified against its
+SHA-256 checksum), merges MP systems fetched with ``screening fetch`` and, optionally, a CSV of
+user phases.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -26,61 +38,68 @@ from screening.data import cache as cache_io
 from screening.data import files, mp_api, user
 from screening.data import formula as fml
 from screening.data import table as tbl
-from screening.data.cache import FrameRows
+from screening.data.table import Phase, PhaseTable
 from screening.errors import DataError, InputError
-from screening.phases import PhaseSet, element_references, finish, formation_energies
+from screening.phases import PhaseSet, element_references, finish, formation_energies, system_key
 from screening.results import Caveat, CaveatKind
 
-LI = Element("Li")
 #: rows up to this far above the hull (eV/atom, round-off) take part in hull decompositions
 HULL_ROW_TOL = 1e-6
+#: default size of a store's phase-set cache (sets; a set of a 5-element system is ~100 kB)
+PHASE_SET_CACHE = 4096
+#: |E per atom| of a given entry beyond this is not a DFT energy (eV/atom)
+MAX_ABS_ENERGY_EV_PER_ATOM = 100.0
 
 
 class PhaseStore:
-    """All known phases (one row each) with per-instance caches; immutable.
+    """All known phases (one row each); immutable; a :class:`~screening.phases.PhaseSource`.
 
-    ``table`` columns: ``screening.data.table.COLUMNS`` (energies in eV, volumes in cm3 per mol of
-    reduced formula units); ``info`` holds build counts, validation numbers and data sources.
+    ``table``: a :class:`~screening.data.table.PhaseTable` or a DataFrame of finished rows
+    (``screening.data.table.COLUMNS``); ``info``: build counts, validation numbers and sources.
     Construct with ``PhaseStore(finished_table)``, ``PhaseStore.from_table(rows)``,
     ``PhaseStore.from_entries(entries)`` or ``open_store()``.
     """
 
-    def __init__(self, table, info: dict | None = None):
-        rows = FrameRows(table) if isinstance(table, pd.DataFrame) else table
-        missing = [c for c in tbl.COLUMNS if c not in rows.columns]
-        if missing:
-            raise DataError(f"phase table lacks column(s) {', '.join(missing)}: build it with PhaseStore.from_table")
-        self._rows = rows
-        idx = rows.index()
-        self._pid = idx.phase_id.to_numpy(dtype=object)
-        if len(set(self._pid)) != len(self._pid):
-            dup = idx.phase_id[idx.phase_id.duplicated()].iloc[0]
-            raise InputError(f"phase id {dup} appears twice: give every phase a unique id")
+    def __init__(self, table, info: dict | None = None, *, exclude_artefacts: bool = False,
+                 phase_set_cache: int = PHASE_SET_CACHE):
+        if isinstance(table, pd.DataFrame):
+            missing = [c for c in tbl.COLUMNS if c not in table.columns and c != "e_above_hull_without_artefacts_eV_per_atom"]
+            if missing:
+                raise DataError(f"phase table lacks column(s) {', '.join(missing)}: build it with PhaseStore.from_table")
+            table = PhaseTable.from_frame(table)
+        if not isinstance(table, PhaseTable):
+            raise TypeError(f"table must be a PhaseTable or a pandas DataFrame, not {type(table).__name__}")
+        self._t = table
         self.info_ = dict(info or {})
-        if "mask_lo" in idx:
-            self._lo, self._hi = idx.mask_lo.to_numpy(dtype=np.uint64), idx.mask_hi.to_numpy(dtype=np.uint64)
-        else:
-            self._lo, self._hi = fml.chemsys_masks(idx.chemsys)
-        self._formula = idx.formula.to_numpy(dtype=object)
-        self._ehull = idx.e_above_hull_eV_per_atom.to_numpy(dtype=float)
-        best = pd.Series(idx.energy_per_atom_eV.to_numpy(dtype=float)).groupby(self._formula, sort=False).idxmin()
-        self._best = dict(zip(best.index, best.to_numpy(), strict=True))
-        self._ids = dict(zip(self._pid, range(len(self._pid)), strict=True))
-        chemsys = idx.chemsys.to_numpy(dtype=object)
-        self._elements = {c for c in set(chemsys) if "-" not in c}
+        self.exclude_artefacts = bool(exclude_artefacts)
+        pid = table.col("phase_id")
+        self._ids = {p: i for i, p in enumerate(pid)}
+        if len(self._ids) != len(pid):
+            seen: set = set()
+            dup = next(p for p in pid if p in seen or seen.add(p))
+            raise InputError(f"phase id {dup} appears twice: give every phase a unique id")
+        self._lo, self._hi = table.masks
+        art = table.col("artefact") != ""
+        self._usable = ~art if self.exclude_artefacts else np.ones(len(table), bool)
+        ehull = self._ehull_column()
+        self._hull = np.nonzero((ehull <= HULL_ROW_TOL) & self._usable)[0]
+        self._by_system: dict[tuple[int, int], np.ndarray] | None = None
+        chemsys = table.col("chemsys")
+        self._elements = {c for c in set(chemsys[self._usable]) if "-" not in c}
+        self._best: dict[str, int] | None = None
         self._incomplete = [(set(c.split("-")), c) for c in self.info_.get("incomplete_systems", [])]
         self._gga = [(set(r["chemsys"].split("-")), r) for r in self.info_.get("known_gga_failures", [])]
-        self._systems: dict[tuple[str, ...], PhaseSet] = {}
-        self._located: dict = {}
-        self._memo: dict = {}
-        self._row_cache: dict[int, pd.Series] = {}
-        self._parsed: dict[str, tuple[dict, float]] = {}  # composition text -> (amounts, reduced units)
+        self._sets: OrderedDict[tuple[str, ...], PhaseSet] = OrderedDict()
+        self._max_sets = int(phase_set_cache)
         self._key: str | None = None
 
-    def _row(self, i: int) -> pd.Series:
-        if i not in self._row_cache:
-            self._row_cache[i] = self._rows.take([i]).iloc[0]
-        return self._row_cache[i]
+    def _ehull_column(self) -> np.ndarray:
+        if not self.exclude_artefacts:
+            return self._t.col("e_above_hull_eV_per_atom")
+        col = self._t.col("e_above_hull_without_artefacts_eV_per_atom")
+        if np.isnan(col[self._usable]).any():
+            raise DataError("this phase table has no e_above_hull without artefacts: rebuild it (screening data build)")
+        return col
 
     # ---- construction
     @classmethod
@@ -96,7 +115,9 @@ class PhaseStore:
         raise.  Every element needs an elemental entry (its chemical potential reference)."""
         entries = list(entries)
         if not entries:
-            raise InputError("no entries given: pass pymatgen ComputedEntry objects")
+            raise InputError("entries is empty: pass pymatgen ComputedEntry objects")
+        for k, e in enumerate(entries):
+            check_entry(e, f"entries[{k}]")
         if compatibility is not None:
             done = compatibility.process_entries(entries, inplace=False, on_error="raise")
             if len(done) != len(entries):
@@ -113,29 +134,56 @@ class PhaseStore:
 
     # ---- the table
     @property
+    def phase_table(self) -> PhaseTable:
+        """The table's column arrays (read-only)."""
+        return self._t
+
+    @property
     def table(self) -> pd.DataFrame:
-        """The whole phase table (read on first use; treat as read-only: derive new stores with
-        ``with_phases``)."""
-        return self._rows.all()
+        """The phase table as a new DataFrame (for inspection; the store does not use it)."""
+        return self.frame()
+
+    def frame(self, columns=None) -> pd.DataFrame:
+        """Rows as a new DataFrame (``columns``: some of them): every phase of this store, artefacts
+        left out in a view that excludes them (where e_above_hull is the view's)."""
+        cols = list(columns or tbl.COLUMNS)
+        if not self.exclude_artefacts:
+            return self._t.frame(columns=cols)
+        rows = np.nonzero(self._usable)[0]
+        df = self._t.frame(rows, cols)
+        if "e_above_hull_eV_per_atom" in cols:
+            df["e_above_hull_eV_per_atom"] = self._t.col("e_above_hull_without_artefacts_eV_per_atom")[rows]
+        return df
+
+    def column(self, name: str) -> np.ndarray:
+        """One column of every row (read-only array)."""
+        return self._t.col(name)
 
     def __len__(self) -> int:
-        return len(self._pid)
+        return len(self._t)
 
     def __repr__(self) -> str:
-        return f"PhaseStore({len(self)} phases, {len(self._elements)} elements)"
+        extra = ", artefacts excluded" if self.exclude_artefacts else ""
+        return f"PhaseStore({len(self)} phases, {len(self._elements)} elements{extra})"
 
-    def __getstate__(self):  # sent to Dask workers: data only, caches rebuilt there
-        return {"table": self.table, "info": self.info_}
+    def __getstate__(self):  # sent to Dask workers: the column arrays, no cached sets
+        return {"table": self._t.arrow(), "info": self.info_, "exclude_artefacts": self.exclude_artefacts,
+                "phase_set_cache": self._max_sets}
 
     def __setstate__(self, state):
-        self.__init__(state["table"], state["info"])
+        self.__init__(PhaseTable(state["table"]), state["info"], exclude_artefacts=state["exclude_artefacts"],
+                      phase_set_cache=state["phase_set_cache"])
 
     def content_key(self) -> str:
         """Hash of the table's content (changes with any fetched, user or edited phase)."""
         if self._key is None:
-            cols = ["phase_id", "formula", "energy_eV", "band_gap_eV", "molar_volume_cm3_per_mol"]
-            digest = pd.util.hash_pandas_object(self.table[cols], index=False).to_numpy().tobytes()
-            self._key = hashlib.sha256(digest).hexdigest()[:16]
+            h = hashlib.sha256()
+            for c in ("phase_id", "formula", "artefact"):
+                h.update("\x1f".join(self._t.col(c)).encode())
+            for c in ("energy_eV", "band_gap_eV", "molar_volume_cm3_per_mol"):
+                h.update(np.ascontiguousarray(self._t.col(c)).tobytes())
+            h.update(b"x" if self.exclude_artefacts else b"")
+            self._key = h.hexdigest()[:16]
         return self._key
 
     @property
@@ -146,87 +194,146 @@ class PhaseStore:
     def element_energies(self) -> dict[str, float]:
         """Energy per atom (eV) of the lowest elemental phase of each element: the references of
         formation energies and of chemical potentials."""
-        idx = self._rows.index()
-        pure = idx[~idx.chemsys.str.contains("-")]
-        return pure.groupby("chemsys").energy_per_atom_eV.min().to_dict()
+        cs = self._t.col("chemsys")
+        epa = self._t.col("energy_per_atom_eV")
+        out: dict[str, float] = {}
+        for i in np.nonzero(self._usable)[0][[("-" not in c) for c in cs[self._usable]]]:
+            if cs[i] not in out or epa[i] < out[cs[i]]:
+                out[cs[i]] = float(epa[i])
+        return out
 
-    def memo(self, key, compute):
-        """A derived result cached on this store (results depend only on its content)."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
+    # ---- phase sets (the PhaseSource interface)
+    def _systems(self) -> dict[tuple[int, int], np.ndarray]:
+        if self._by_system is None:
+            groups: dict[tuple[int, int], list[int]] = {}
+            for i, lo, hi in zip(self._hull, self._lo[self._hull], self._hi[self._hull], strict=True):
+                groups.setdefault((int(lo), int(hi)), []).append(int(i))
+            self._by_system = {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
+        return self._by_system
 
-    # ---- selection
-    def _within(self, elements) -> np.ndarray:
-        return fml.within(self._lo, self._hi, elements)
+    def _hull_rows(self, key: tuple[str, ...]) -> np.ndarray:
+        """Hull rows whose elements lie within ``key`` (its chemical system and every subsystem)."""
+        if len(key) <= 12:
+            masks = [fml.element_mask([e]) for e in key]
+            systems = self._systems()
+            parts = []
+            for n in range(1, len(key) + 1):
+                for combo in combinations(masks, n):
+                    lo = hi = 0
+                    for a, b in combo:
+                        lo |= a
+                        hi |= b
+                    got = systems.get((lo, hi))
+                    if got is not None:
+                        parts.append(got)
+            rows = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        else:
+            rows = self._hull[fml.within(self._lo[self._hull], self._hi[self._hull], key)]
+        return np.sort(rows)
 
-    def select(self, elements) -> pd.DataFrame:
-        """Rows whose elements all lie in ``elements`` (a chemical system and its subsystems)."""
-        return self._rows.take(np.nonzero(self._within(elements))[0])
-
-    def system(self, elements, include=()) -> PhaseSet:
-        """The :class:`PhaseSet` of a chemical system: its hull phases (the only ones any hull
-        decomposition uses) plus the rows whose phase ids are in ``include`` (the phases a question
-        is about, e.g. a metastable reactant).  Cached on this store."""
-        key = tuple(sorted({str(e) for e in elements}, key=lambda s: Element(s).Z))
-        if key not in self._systems:
+    def phase_set(self, elements: Iterable[str], include: Sequence[Phase] = ()) -> PhaseSet:
+        """The :class:`PhaseSet` of a chemical system: its hull phases (the only ones a hull
+        decomposition can use) plus the phases in ``include`` (records from ``resolve``: a
+        metastable phase or an entry that is in no table)."""
+        key = system_key(elements)
+        ps = self._sets.get(key)
+        if ps is None:
             missing = [el for el in key if el not in self._elements]
             if missing:
                 raise InputError(f"element(s) {', '.join(missing)} have no elemental phase in the store: "
                                  "fetch them (screening fetch) or add an elemental entry")
-            mask = self._within(key) & (self._ehull <= HULL_ROW_TOL)
-            self._systems[key] = PhaseSet(key, self._rows.take(np.nonzero(mask)[0]), memo=self._parsed)
-        ps = self._systems[key]
-        if len(include) and not all(p in ps._index for p in include):
-            ps = ps.including(self._rows.take([self._ids[p] for p in include]))
+            ps = PhaseSet(key, self._t, self._hull_rows(key), caveats=self.caveats_for(key))
+            self._sets[key] = ps
+            if len(self._sets) > self._max_sets:
+                self._sets.popitem(last=False)
+        else:
+            self._sets.move_to_end(key)
+        if include:
+            for p in include:
+                if not set(p.elements) <= set(key):
+                    raise ValueError(f"{p.formula} is not in the chemical system {'-'.join(key)}")
+            ps = ps.including(include, [self._row_of(p) for p in include])
         return ps
 
-    def entries(self, elements) -> list:
-        """pymatgen ComputedEntry objects of a chemical system, energy adjustments visible."""
-        return [tbl.entry_from_row(r) for r in self.select(elements).itertuples()]
+    system = phase_set  # the name of earlier versions
+
+    def _row_of(self, p: Phase) -> int | None:
+        """Table row of a record taken from this store (None for records of no table)."""
+        i = self._ids.get(p.phase_id)
+        return i if i is not None and p.composition == self._t.col("composition")[i] and p.energy_eV == self._t.col("energy_eV")[i] else None
+
+    def phase_set_cache_info(self) -> dict:
+        """Cached phase sets and the limit."""
+        return {"sets": len(self._sets), "max_sets": self._max_sets}
 
     # ---- lookups
-    def lookup(self, item) -> pd.Series:
-        """The row of a phase: a formula (its lowest-energy polymorph), 'formula:id', a phase id,
-        a Composition or a ComputedEntry already in the store.  InputError names the fix."""
-        store, row = self.locate(item)
-        if store is not self:
-            raise InputError(f"entry {getattr(item, 'entry_id', item)} is not in the store: use store.with_entries([entry])")
-        return row
+    def phase(self, phase_id: str) -> Phase:
+        """The record of a stored phase id; InputError names the fix."""
+        i = self._ids.get(phase_id)
+        if i is None or not self._usable[i]:
+            self._excluded(pid=phase_id)
+            raise InputError(f"phase id {phase_id} is not in the store: check the id (screening phase FORMULA lists a formula's phases)")
+        return self._record(i)
 
-    def locate(self, item) -> tuple[PhaseStore, pd.Series]:
-        """(store, row) of a phase.  A ComputedEntry that is not in the store is added to a
-        copy of it (kept on this store for the next call), so its energy is used as given."""
-        if isinstance(item, str) and item in self._located:
-            return self, self._located[item]
-        if hasattr(item, "energy") and hasattr(item, "composition") and not isinstance(item, Composition):
-            return self._locate_entry(item)
-        if hasattr(item, "lattice") and hasattr(item, "sites"):
-            raise InputError("a Structure has no energy: pass a ComputedStructureEntry (your DFT) or relax it "
-                             "with screening.mlip.add_structures (CHGNet)")
+    def _record(self, i: int) -> Phase:
+        rec = self._t.record(int(i))
+        if self.exclude_artefacts:  # e_above_hull as this view's hulls have it
+            rec["e_above_hull_eV_per_atom"] = rec["e_above_hull_without_artefacts_eV_per_atom"]
+        return Phase.from_record(rec)
+
+    def _best_rows(self) -> dict[str, int]:
+        if self._best is None:
+            epa = pd.Series(self._t.col("energy_per_atom_eV"))
+            formula = self._t.col("formula")
+            usable = np.nonzero(self._usable)[0]
+            best = epa.iloc[usable].groupby(formula[usable], sort=False).idxmin()
+            self._best = dict(zip(best.index, best.to_numpy(), strict=True))
+        return self._best
+
+    def resolve(self, item) -> Phase:
+        """The record of a phase: a formula (its lowest-energy polymorph), 'formula:id', a phase
+        id, a ``Composition``, a pymatgen ``ComputedEntry`` (placed against this store's hull when
+        it is in no table) or a :class:`Phase`.  TypeError for other types; InputError (a
+        ValueError) naming the fix when the phase is not known."""
+        if isinstance(item, Phase):
+            return self._adhoc(item)
         if isinstance(item, Composition):
-            return self, self._by_formula(fml.reduced_formula(fml.parse_formula(item)), str(item))
+            return self._by_formula(fml.reduced_formula(fml.parse_formula(item)))
+        if hasattr(item, "lattice") and hasattr(item, "sites"):
+            raise TypeError("a Structure has no energy: pass a ComputedStructureEntry (your DFT) or relax it "
+                            "with screening.mlip.add_structures (CHGNet)")
+        if hasattr(item, "energy") and hasattr(item, "composition"):
+            check_entry(item, "entry")
+            eid = str(item.entry_id) if item.entry_id is not None else None
+            i = self._ids.get(eid) if eid is not None else None
+            if i is not None:
+                rec = self._record(i)
+                if fml.reduced_formula(item.composition) != rec.formula or \
+                        abs(item.energy - rec.energy_eV) > 1e-6 * max(1, abs(rec.energy_eV)):
+                    raise InputError(f"entry id {eid} is in the store with another composition or energy: "
+                                     "give the entry a new entry_id")
+                return rec
+            row = tbl.rows_from_entries([item]).iloc[0].to_dict()
+            if eid is None:
+                row["phase_id"] = f"entry:{row['formula']}:{hashlib.sha256(repr((item.composition.formula, item.energy)).encode()).hexdigest()[:8]}"
+            return self._adhoc(Phase.from_record(row))
         if not isinstance(item, str):
-            raise InputError(f"cannot look up a {type(item).__name__}: give a formula, 'formula:mp-id', a phase id, "
-                             "a Composition or a ComputedEntry")
+            raise TypeError(f"cannot look up a {type(item).__name__}: give a formula, 'formula:mp-id', a phase id, "
+                            "a Composition, a ComputedEntry or a Phase")
         text = item.strip()
         formula, pid = (None, text) if text in self._ids else fml.split_identifier(text)
-        if pid is not None:
-            idx = self._ids.get(pid)
-            if idx is None:
-                self._excluded(pid=pid)
-                raise InputError(f"phase id {pid} is not in the store: check the id (screening phase FORMULA lists a formula's phases)")
-            row = self._row(idx)
-            if formula is not None and fml.reduced_formula(fml.parse_formula(formula)) != row.formula:
-                raise InputError(f"{pid} is {row.formula}, not {formula}: check the id")
-        else:
-            row = self._by_formula(fml.reduced_formula(fml.parse_formula(formula)), text)
-        self._located[item] = row
-        return self, row
+        if pid is None:
+            return self._by_formula(fml.reduced_formula(fml.parse_formula(formula)))
+        rec = self.phase(pid)
+        if formula is not None and fml.reduced_formula(fml.parse_formula(formula)) != rec.formula:
+            raise InputError(f"{pid} is {rec.formula}, not {formula}: check the id")
+        return rec
 
-    def _by_formula(self, reduced: str, text: str) -> pd.Series:
-        idx = self._best.get(reduced)
-        if idx is None:
+    lookup = resolve  # the name of earlier versions
+
+    def _by_formula(self, reduced: str) -> Phase:
+        i = self._best_rows().get(reduced)
+        if i is None:
             self._excluded(formula=reduced)
             comp = Composition(reduced)
             missing = [el.symbol for el in comp.elements if el.symbol not in self._elements]
@@ -234,26 +341,52 @@ class PhaseStore:
                 raise InputError(f"element(s) {', '.join(missing)} not in the phase store: add them with `screening fetch`")
             raise InputError(f"{reduced} is not in the phase store: run `screening fetch --chemsys {comp.chemical_system}` "
                              "or add it as a user phase (--phases FILE)")
-        return self._row(idx)
+        return self._record(i)
 
-    def _locate_entry(self, entry) -> tuple[PhaseStore, pd.Series]:
-        eid = str(entry.entry_id) if entry.entry_id is not None else None
-        if eid in self._ids:
-            row = self._row(self._ids[eid])
-            if fml.reduced_formula(entry.composition) != row.formula or abs(entry.energy - row.energy_eV) > 1e-6 * max(1, abs(row.energy_eV)):
-                raise InputError(f"entry id {eid} is in the store with another composition or energy: give the entry a new entry_id")
-            return self, row
-        key = (eid, entry.composition.formula, float(entry.energy))
-        if key not in self._located:
-            bigger = self.with_entries([entry])
-            self._located[key] = (bigger, bigger.table.iloc[-1])
-        return self._located[key]
+    def _adhoc(self, p: Phase) -> Phase:
+        """A record that is in no table, placed against this store: formation energy vs its
+        elemental references, e_above_hull vs the hull of its system (the record itself counts)."""
+        i = self._ids.get(p.phase_id)
+        if i is not None:
+            rec = self._record(i)
+            if rec == p:
+                return rec
+            raise InputError(f"phase id {p.phase_id} is in the store with other values: give the phase another phase_id")
+        if p.energy_eV is None or p.n_atoms is None or not p.composition:
+            raise ValueError(f"phase {p.phase_id} has no energy or composition: give energy_eV, n_atoms and composition")
+        refs = self.element_energies()
+        missing = [el for el in p.elements if el not in refs]
+        if missing:
+            raise InputError(f"element(s) {', '.join(missing)} of {p.formula} have no elemental phase in the store: "
+                             "fetch them (screening fetch) or add an elemental entry")
+        epa = p.energy_eV / p.n_atoms
+        ps = self.phase_set(p.elements)
+        own = np.array([p.amounts.get(e, 0.0) for e in ps.elements])
+        try:
+            hull = ps.hull_energy_per_atom(own)
+        except ValueError:
+            hull = np.inf
+        ehull = epa - min(epa, hull)
+        form = epa - sum(refs[el] * n for el, n in p.amounts.items()) / p.n_atoms
+        changes = dict(energy_per_atom_eV=epa, formation_energy_eV_per_atom=form, e_above_hull_eV_per_atom=ehull,
+                       e_above_hull_without_artefacts_eV_per_atom=ehull)
+        return dataclasses.replace(p, **changes)
 
-    def polymorphs(self, item) -> pd.DataFrame:
-        """Every phase of the formula of ``item`` (anything ``lookup`` takes), lowest energy first;
-        InputError when the store has no phase of it."""
-        reduced = self.lookup(item).formula
-        return self._rows.take(np.nonzero(self._formula == reduced)[0]).sort_values("energy_per_atom_eV")
+    def polymorphs(self, item) -> list[Phase]:
+        """Every phase of the formula of ``item`` (anything ``resolve`` takes), lowest energy per
+        atom first; InputError when the store has no phase of it."""
+        reduced = self.resolve(item).formula
+        rows = np.nonzero((self._t.col("formula") == reduced) & self._usable)[0]
+        rows = rows[np.argsort(self._t.col("energy_per_atom_eV")[rows], kind="stable")]
+        return [self._record(i) for i in rows]
+
+    def select(self, elements) -> pd.DataFrame:
+        """Rows whose elements all lie in ``elements`` (a chemical system and its subsystems)."""
+        return self._t.frame(np.nonzero(fml.within(self._lo, self._hi, elements) & self._usable)[0])
+
+    def entries(self, elements) -> list:
+        """pymatgen ComputedEntry objects of a chemical system, energy adjustments visible."""
+        return [tbl.entry_from_row(r) for r in self.select(elements).itertuples()]
 
     # ---- caveats about the data
     def caveats_for(self, elements) -> tuple[Caveat, ...]:
@@ -268,18 +401,19 @@ class PhaseStore:
 
     def info(self) -> dict:
         """Counts and sources of the store (``screening data info``)."""
-        t = self.table
-        origin = t.origin.value_counts().to_dict()
-        hull = int((t.e_above_hull_eV_per_atom <= 1e-6).sum())
-        vol = t.volume_origin[t.molar_volume_cm3_per_mol.notna()].replace("", "unknown").value_counts().to_dict()
+        t = self._t
+        origin = pd.Series(t.col("origin")).value_counts().to_dict()
+        hull = int((t.col("e_above_hull_eV_per_atom") <= 1e-6).sum())
+        has_v = np.isfinite(t.col("molar_volume_cm3_per_mol"))
+        vol = pd.Series(t.col("volume_origin")[has_v]).replace("", "unknown").value_counts().to_dict()
         out = {
             "n_phases": int(len(t)),
             "n_hull_phases": hull,
             "n_metastable_phases": int(len(t) - hull),
             "n_converted_phases": int(origin.get("mp-converted", 0)),
             "n_deprecated_left_out": int(self.info_.get("n_deprecated_left_out", 0)),
-            "n_band_gaps": int(t.band_gap_eV.notna().sum()),
-            "n_volumes": int(t.molar_volume_cm3_per_mol.notna().sum()),
+            "n_band_gaps": int(np.isfinite(t.col("band_gap_eV")).sum()),
+            "n_volumes": int(has_v.sum()),
             "n_volumes_by_source": {k: int(v) for k, v in sorted(vol.items())},
             "n_phases_by_origin": {k: int(v) for k, v in sorted(origin.items())},
             "n_incomplete_systems": len(self._incomplete),
@@ -297,63 +431,101 @@ class PhaseStore:
     def with_phases(self, rows: pd.DataFrame | None = None, replace_systems=(), drop_ids=()) -> PhaseStore:
         """A new store with ``rows`` added (rows within ``replace_systems`` and rows whose phase id
         is in ``drop_ids`` dropped first).  Only rows whose chemical system contains a changed
-        phase's system get a new hull."""
+        phase's system get a new hull (a phase whose id and energy are unchanged is no change)."""
         new = tbl.conform(rows if rows is not None else pd.DataFrame(columns=tbl.COLUMNS))
-        table = self.table
-        keep = np.ones(len(table), bool)
+        t = self._t
+        keep = np.ones(len(t), bool)
         for cs in replace_systems:
-            keep &= ~self._within(cs.split("-"))
+            keep &= ~fml.within(self._lo, self._hi, cs.split("-"))
         if len(drop_ids):
-            keep &= ~table.phase_id.isin(list(drop_ids)).to_numpy()
-        clash = set(new.phase_id) & set(table.phase_id[keep])
+            keep &= ~np.isin(t.col("phase_id"), list(drop_ids))
+        kept_ids = set(t.col("phase_id")[keep])
+        clash = set(new.phase_id) & kept_ids
         if clash or not new.phase_id.is_unique:
             pid = sorted(clash)[0] if clash else new.phase_id[new.phase_id.duplicated()].iloc[0]
             raise InputError(f"phase id {pid} is already in the store: give the new phase another name")
-        old = table[keep]
-        t = pd.concat([old, new], ignore_index=True) if len(new) else old.reset_index(drop=True).copy()
-        t["energy_per_atom_eV"] = t.energy_eV / t.n_atoms
-        changed = list(set(new.chemsys) | set(table.chemsys[~keep]))
-        refs = element_references(t)
-        if refs != element_references(old) or not keep.all():
-            t["formation_energy_eV_per_atom"] = formation_energies(t, refs, np.arange(len(t)))
-        else:
-            n = np.arange(len(old), len(t))
-            t.loc[n, "formation_energy_eV_per_atom"] = formation_energies(t, refs, n)
-        lo, hi = fml.chemsys_masks(t.chemsys)
-        affected = np.zeros(len(t), bool)
+        new["energy_per_atom_eV"] = new.energy_eV / new.n_atoms
+        # what changes the hull: dropped rows that do not come back with the same energy, and new ones
+        energy = dict(zip(t.col("phase_id")[~keep], t.col("energy_eV")[~keep], strict=True))
+        same = np.array([pid in energy and abs(e - energy[pid]) <= 1e-9 * max(1.0, abs(e))
+                         for pid, e in zip(new.phase_id, new.energy_eV, strict=True)], bool)
+        returned = set(new.phase_id[same])
+        changed = {cs for cs, pid in zip(t.col("chemsys")[~keep], t.col("phase_id")[~keep], strict=True) if pid not in returned}
+        changed |= set(new.chemsys[~same])
+        merged = t.take(np.nonzero(keep)[0]).concat(PhaseTable.from_frame(new))
+        frame = merged.frame(columns=["phase_id", "composition", "chemsys", "energy_per_atom_eV", "artefact"])
+        refs_old = element_references(t.frame(np.nonzero(keep)[0], ["chemsys", "energy_per_atom_eV"])) if keep.any() else {}
+        refs = element_references(frame)
+        form = merged.col("formation_energy_eV_per_atom").copy()
+        redo = np.arange(len(merged)) if refs != refs_old else np.arange(int(keep.sum()), len(merged))
+        form[redo] = formation_energies(frame, refs, redo)
+        ehull = merged.col("e_above_hull_eV_per_atom").copy()
+        ehull_x = merged.col("e_above_hull_without_artefacts_eV_per_atom").copy()
+        lo, hi = merged.masks
+        affected = np.zeros(len(merged), bool)
         for cs in changed:
             affected |= fml.containing(lo, hi, cs.split("-"))
-        staged = PhaseStore(t, self.info_)  # hull energies of the affected rows, system by system
-        for cs in sorted(set(t.chemsys[affected])):
-            ps = PhaseSet(cs.split("-"), staged.select(cs.split("-")))  # every row: removals can raise the hull
-            rows_cs = np.nonzero(affected & (t.chemsys == cs).to_numpy())[0]
-            for r in rows_cs:
-                i = ps.index_of(t.phase_id.iat[r])
-                t.iat[r, t.columns.get_loc("e_above_hull_eV_per_atom")] = ps.e_above_hull(i)
+        if affected.any():
+            staged = merged.with_columns(formation_energy_eV_per_atom=form)
+            art = merged.col("artefact") != ""
+            for cs in sorted(set(merged.col("chemsys")[affected])):
+                els = system_key(cs.split("-"))
+                within = fml.within(lo, hi, els)
+                rows_cs = np.nonzero(affected & (merged.col("chemsys") == cs))[0]
+                for column, pool in ((ehull, within), (ehull_x, within & ~art)):
+                    ps = PhaseSet(els, staged, np.nonzero(pool)[0])
+                    epa = ps.energy_per_atom
+                    for r in rows_cs:
+                        if column is ehull_x and art[r]:
+                            column[r] = np.nan
+                            continue
+                        own = merged.amounts([r], els)[0]
+                        column[r] = merged.col("energy_per_atom_eV")[r] - ps.hull_energy_per_atom(own) if len(epa) else 0.0
+        out = merged.with_columns(formation_energy_eV_per_atom=form, e_above_hull_eV_per_atom=ehull,
+                                  e_above_hull_without_artefacts_eV_per_atom=ehull_x)
         info = dict(self.info_)
         info["sources"] = list(dict.fromkeys([*self.info_.get("sources", []), *sorted(set(new.source))]))
-        return PhaseStore(t, info)
+        return PhaseStore(out, info, exclude_artefacts=self.exclude_artefacts, phase_set_cache=self._max_sets)
 
     def without_artefacts(self) -> PhaseStore:
-        """A new store without the phases flagged as artefacts (e.g. dilute supercells like LiMg149)."""
-        t = self.table
-        flagged = t[t.artefact != ""]
-        if not len(flagged):
+        """A view of this store that leaves the phases flagged as artefacts (e.g. dilute supercells
+        like LiMg149) out of every hull and lookup; shares the table (no copy)."""
+        art = self._t.col("artefact") != ""
+        if self.exclude_artefacts or not art.any():
             return self
-        new = self.with_phases(drop_ids=list(flagged.phase_id))
-        new.info_ = {**new.info_, "excluded_artefacts": dict(zip(flagged.phase_id, flagged.formula, strict=True))}
-        return new
+        info = {**self.info_, "excluded_artefacts": dict(zip(self._t.col("phase_id")[art], self._t.col("formula")[art],
+                                                              strict=True))}
+        return PhaseStore(self._t, info, exclude_artefacts=True, phase_set_cache=self._max_sets)
 
     def _excluded(self, pid: str | None = None, formula: str | None = None) -> None:
         """InputError when a phase asked for was left out as an artefact (``without_artefacts``)."""
         for xid, xformula in self.info_.get("excluded_artefacts", {}).items():
             if pid == xid or (pid is None and formula == xformula):
-                raise InputError(f"{xformula} ({xid}) was left out as a dilute-supercell artefact (--exclude-artefacts): "
+                raise InputError(f"{xformula} ({xid}) was left out as a dilute-supercell artefact (exclude_artefacts): "
                                  "run without that option to use it")
 
     def with_entries(self, entries) -> PhaseStore:
         """A new store with pymatgen entries added, energies as given (e.g. your own DFT)."""
-        return self.with_phases(tbl.rows_from_entries(list(entries)))
+        entries = list(entries)
+        for k, e in enumerate(entries):
+            check_entry(e, f"entries[{k}]")
+        return self.with_phases(tbl.rows_from_entries(entries))
+
+
+def check_entry(entry, name: str) -> None:
+    """TypeError for something that is not a pymatgen entry, ValueError for an energy that is not
+    a finite DFT energy."""
+    if not (hasattr(entry, "energy") and hasattr(entry, "composition")) or isinstance(entry, (dict, str)):
+        raise TypeError(f"{name} is a {type(entry).__name__}, not a pymatgen ComputedEntry: "
+                        "make one with ComputedEntry(composition, energy_eV)")
+    try:
+        energy = float(entry.energy)
+        n = float(entry.composition.num_atoms)
+    except (TypeError, ValueError, AttributeError):
+        raise TypeError(f"{name}: its energy or composition is not a number / Composition") from None
+    if not (n > 0 and np.isfinite(energy) and abs(energy / n) <= MAX_ABS_ENERGY_EV_PER_ATOM):
+        raise ValueError(f"{name} ({entry.composition.reduced_formula}) has energy {energy!r} eV: give a finite total "
+                         f"energy within {MAX_ABS_ENERGY_EV_PER_ATOM:g} eV/atom (MP2020-compatible DFT)")
 
 
 # --------------------------------------------------------------------------- user phases
@@ -374,7 +546,7 @@ def user_rows(store: PhaseStore, records, origin: str = "python") -> pd.DataFram
         elif r.energy_column == "formation_energy_eV_per_atom":
             energy = sum(refs[el.symbol] * amt for el, amt in comp.items()) + r.energy_value * n
         else:
-            ps = store.system([el.symbol for el in comp.elements])
+            ps = store.phase_set([el.symbol for el in comp.elements])
             energy = (ps.hull_energy_per_atom(ps.vector(comp)) + r.energy_value) * n
         row = tbl.empty_row()
         row.update(tbl.identity(comp), phase_id=f"user:{r.name}", origin="user", source=f"user:{r.origin}",
@@ -401,7 +573,7 @@ def open_store(shared: Path | str | None = None, phases: Path | str | None = Non
                rebuild: bool = False, fetched: bool = True) -> PhaseStore:
     """Open the phase store.
 
-    Default: the finished table shipped with the package (no build, works offline).
+    Default: the finished table shipped with the package (verified, no build, works offline).
     ``shared``: rebuild from the raw Materials Project files in that folder instead (cached in the
     user cache folder, keyed by the files, the package and pymatgen versions).
     ``phases``: a CSV of user phases merged for this session; ``fetched``: merge MP systems

@@ -96,7 +96,6 @@ def cli(monkeypatch, tmp_path_factory, shipped):
 
     def run(*args) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        cli_mod._OPTS.clear()
         with redirect_stdout(out), redirect_stderr(err):
             code = cli_mod.main([str(a) for a in args])
         return Result(code, out.getvalue(), err.getvalue())

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from screening import __version__, ranking
+from screening import __version__, api, ranking
 from screening.outputs import write_folder
 
 pytestmark = pytest.mark.data
@@ -223,7 +223,7 @@ def test_bad_output_paths_fail_before_any_work(cli, tmp_path, monkeypatch, args,
     def never(*a, **k):
         raise AssertionError("computed before checking the output path")
 
-    monkeypatch.setattr(ranking, "screen", never)
+    monkeypatch.setattr(api, "screen", never)
     before = _listing(tmp_path)
     r = cli(*[a.format(tmp=tmp_path) for a in args])
     assert r.code == 2 and word in r.err and len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
@@ -236,7 +236,7 @@ BAD = [
     (("window", "Li0.000000001O"), "too small"),
     (("window", "LiO0.000000001"), "too small"),
     (("screen", "LiI", "--electrolyte", "O2"), "holds no Li"),
-    (("react", "LiI", "Li", "--open-li", "1"), "drop --open-li"),
+    (("react", "LiI", "Li", "--open-li", "1"), "leave --open-li out"),
     (("window", "Li1e400O"), "exponents are not allowed"),
     (("window", "LiO0"), "is zero"),
     (("window", "D2O"), "isotope"),
@@ -246,21 +246,21 @@ BAD = [
     (("react", "LiI", "Li", "--open-li", "100"), "--open-li 100"),
     (("react", "LiI", "Li", "--open-li", "nan"), "--open-li"),
     (("react", "LiI", "Li", "--tolerance", "-1"), "--tolerance"),
-    (("interphase", "I2", "--electrolyte", "Li"), "cannot be Li metal"),
+    (("interphase", "I2", "--electrolyte", "Li"), "Li metal is the anode"),
     (("interphase", "I2", "--gap", "inf"), "--gap"),
     (("lithiate", "Li"), "anode itself"),
     (("screen", "--format", "xml"), "--format xml"),
     (("screen", "--electrolyte", "Li7La3Zr2O13"), "not in the phase store"),
-    (("screen", "--electrolyte", "Li"), "cannot be Li metal"),
+    (("screen", "--electrolyte", "Li"), "Li metal is the anode"),
     (("screen", "--anode", "Na"), "only Li metal"),
     (("screen", "--weights", "li=abc"), "not a number"),
     (("screen", "--weights", "li=1,li=2"), "given twice"),
-    (("screen", "--weights", "li=1e308,electrolyte=1e308,insulation=1e308"), "weight li"),
+    (("screen", "--weights", "li=1e308,electrolyte=1e308,insulation=1e308"), "--weights li=1e+308"),
     (("screen", "--candidates", "nope.csv"), "not found"),
     (("screen", "LiI", "--candidates", "nope.csv"), "only one of them"),
     (("screen", "--format", "html"), "give --out FOLDER"),
     (("screen", "--top", "-1"), "--top -1"),
-    (("screen", "--stage", "half"), "--stage half"),
+    (("screen", "--stage", "half"), "--stage 'half'"),
     (("screen", "--max-e-hull", "100"), "--max-e-hull"),
     (("screen", "LiI", "--json", "--format", "csv"), "disagree"),
     (("screen", "LiI", "--workers", "1000"), "--workers 1000"),
@@ -336,7 +336,7 @@ def test_interrupt_exits_130_and_writes_nothing(store, tmp_path, monkeypatch, ca
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ranking, "screen", interrupted)
+    monkeypatch.setattr(api, "screen", interrupted)
     out = tmp_path / "r.csv"
     assert cli_mod.main(["screen", "LiI", "--format", "csv", "--out", str(out)]) == 130
     assert capsys.readouterr().err.strip() == "error: interrupted; nothing was written"
@@ -351,7 +351,7 @@ def test_interrupt_after_a_complete_output_says_so(store, tmp_path, monkeypatch,
     from screening import report
     from screening.outputs import InterruptedAfterCommit
 
-    def committed_then_terminated(store, df, folder, *a, **k):
+    def committed_then_terminated(df, folder, *a, **k):
         raise InterruptedAfterCommit(signal.SIGTERM, folder)
 
     monkeypatch.setattr(report, "write_report", committed_then_terminated)

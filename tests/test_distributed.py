@@ -13,6 +13,7 @@ import psutil
 import pytest
 from pymatgen.core import Composition
 
+from screening import api
 from screening import ranking
 from screening.distributed import DaskRunner, chunk_candidates
 from screening.errors import InputError
@@ -34,7 +35,7 @@ def subset(li_cand):
 
 @pytest.fixture(scope="module")
 def serial(store, subset):
-    return ranking.screen(store, subset)
+    return api.screen(store, subset)
 
 
 def test_all_li_candidates(store, li_cand):
@@ -52,7 +53,7 @@ def test_rows_equal_plain_pymatgen(store, li_cand):
     """40 random Li phases: windows, interphase with Li and reaction with LLZO agree with the
     straightforward pymatgen loop (PhaseDiagram + get_element_profile + InterfacialReactivity)."""
     sample = random.Random(7).sample(list(li_cand.formula), 40)
-    rows = ranking.screen(store, sample).set_index("candidate")
+    rows = api.screen(store, sample).set_index("candidate")
     for f in sample:
         ref, r = reference_row(store, f), rows.loc[f]
         assert r.reduction_limit_V == pytest.approx(ref.reduction_limit_V, abs=1e-4), f
@@ -68,7 +69,7 @@ def test_metastable_rows_equal_plain_pymatgen(store):
     Li2CaAl: their reaction with Li is their own decomposition, per atom of the phase)."""
     sample = ["LiTi2Ir:mp-1185428", "Li2CaAl:mp-1185028", "Li7La3Zr2O12:mp-942733", "Li3ClO:mp-985585",
               "LiI:mp-22899", "Li10Ge(PS6)2:mp-696138"]
-    rows = ranking.screen(store, sample).set_index("candidate")
+    rows = api.screen(store, sample).set_index("candidate")
     for f in sample:
         ref, r = reference_row(store, f), rows.loc[f]
         assert r.li_reaction_energy_eV_per_atom == pytest.approx(ref.li_reaction_energy_eV_per_atom, abs=1e-6), f
@@ -78,10 +79,11 @@ def test_metastable_rows_equal_plain_pymatgen(store):
     assert rows.loc["LiTi2Ir:mp-1185428", "li_consumed_per_formula_unit"] == pytest.approx(-1.0)
 
 
-def test_chunks_keep_systems_together(subset):
-    chunks = chunk_candidates(subset, 7)
-    assert sorted(i for c in chunks for i in c.index) == list(subset.index)
-    systems = [{Composition(f).chemical_system for f in c.formula} for c in chunks]
+def test_chunks_keep_systems_together(store, subset):
+    cand = api.resolve_candidates(store, subset)
+    chunks = chunk_candidates(cand, 7)
+    assert sorted(i for c in chunks for i in c) == list(range(len(subset)))
+    systems = [{cand[i].phase.chemsys for i in c} for c in chunks]
     for a in range(len(systems)):
         for b in range(a + 1, len(systems)):
             assert not systems[a] & systems[b]
@@ -90,25 +92,25 @@ def test_chunks_keep_systems_together(subset):
 @pytest.mark.dask
 def test_dask_equals_serial_and_resumes(store, subset, serial, tmp_path):
     runner = DaskRunner(workers=2, checkpoint=tmp_path)
-    df = ranking.screen(store, subset, runner=runner)
+    df = api.screen(store, subset, runner=runner)
     pd.testing.assert_frame_equal(df, serial)
     assert runner.n_computed == runner.n_chunks > 2 and runner.n_resumed == 0
     (run_dir,) = tmp_path.iterdir()
-    files = sorted(run_dir.glob("chunk-*.parquet"))
+    files = sorted(run_dir.glob("chunk-*.json"))
     assert len(files) == runner.n_chunks
 
     again = DaskRunner(workers=2, checkpoint=tmp_path)  # everything resumed, nothing computed
-    pd.testing.assert_frame_equal(ranking.screen(store, subset, runner=again), serial)
+    pd.testing.assert_frame_equal(api.screen(store, subset, runner=again), serial)
     assert again.n_resumed == again.n_chunks and again.n_computed == 0
 
     files[0].unlink()  # a lost chunk ...
-    files[1].write_bytes(b"not parquet")  # ... and a damaged one are recomputed
+    files[1].write_bytes(files[1].read_bytes().replace(b"0", b"1", 1))  # ... and a damaged one are recomputed
     third = DaskRunner(workers=2, checkpoint=tmp_path)
-    pd.testing.assert_frame_equal(ranking.screen(store, subset, runner=third), serial)
+    pd.testing.assert_frame_equal(api.screen(store, subset, runner=third), serial)
     assert third.n_computed == 2 and third.n_resumed == third.n_chunks - 2
 
     other = DaskRunner(workers=2, checkpoint=tmp_path)  # another electrolyte never reuses these rows
-    ranking.screen(store, subset.head(10), electrolyte="Li3PS4", runner=other)
+    api.screen(store, subset.head(10), electrolyte="Li3PS4", runner=other)
     assert other.n_resumed == 0 and len(list(tmp_path.iterdir())) == 2
 
 
@@ -123,10 +125,10 @@ def test_checkpoint_folder_vanishing_mid_run(store, subset, serial, tmp_path):
             gone.append(done)
 
     runner = DaskRunner(workers=2, checkpoint=tmp_path / "ck")
-    pd.testing.assert_frame_equal(ranking.screen(store, subset, runner=runner, progress=remove_once), serial)
+    pd.testing.assert_frame_equal(api.screen(store, subset, runner=runner, progress=remove_once), serial)
     assert gone and (tmp_path / "ck").is_dir()
     (run_dir,) = (tmp_path / "ck").iterdir()
-    assert 0 < len(list(run_dir.glob("chunk-*.parquet"))) < runner.n_chunks  # chunks after the removal
+    assert 0 < len(list(run_dir.glob("chunk-*.json"))) < runner.n_chunks  # chunks after the removal
 
 
 @pytest.mark.dask
@@ -145,9 +147,9 @@ def test_interrupted_run_resumes(store, subset, serial, tmp_path):
 
     first = DaskRunner(workers=2, checkpoint=tmp_path)
     with pytest.raises(Crash):
-        ranking.screen(store, subset, runner=first, progress=crash_after_two)
+        api.screen(store, subset, runner=first, progress=crash_after_two)
     second = DaskRunner(workers=2, checkpoint=tmp_path)
-    pd.testing.assert_frame_equal(ranking.screen(store, subset, runner=second), serial)
+    pd.testing.assert_frame_equal(api.screen(store, subset, runner=second), serial)
     assert second.n_resumed >= 2 and second.n_computed == second.n_chunks - second.n_resumed
 
 
@@ -166,7 +168,7 @@ def test_worker_killed_mid_run(store, subset, serial, tmp_path):
             killed.append(workers[0].pid)
 
     runner = DaskRunner(workers=2, checkpoint=tmp_path, chunks_per_worker=8)
-    pd.testing.assert_frame_equal(ranking.screen(store, subset, runner=runner, progress=kill_one), serial)
+    pd.testing.assert_frame_equal(api.screen(store, subset, runner=runner, progress=kill_one), serial)
     assert killed and runner.n_computed == runner.n_chunks
 
 

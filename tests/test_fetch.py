@@ -308,6 +308,7 @@ def test_fetch_writes_mp_api_table(tmp_path, fake_mp, no_env_key):
     assert all(h.get("x-api-key") == API_KEY for p, _, h in fake_mp.requests if "materials/" in p)
 
     table, report = read_table(path)
+    table = table.frame()
     assert report == {"chemsys": "Li-O", "n_entries": 4}
     assert sorted(table.phase_id) == sorted(MATERIALS)
     assert (table.source == "mp-api").all() and (table.origin == "mp-api").all()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from screening.interphases import interphase, lithiate
+from screening import interphase, lithiate
 from screening.results import Character
 
 

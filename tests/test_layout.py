@@ -1,6 +1,7 @@
-"""The package's layers: imports flow one way (data -> kernel -> store -> thermodynamics ->
-interphases -> ranking -> report / command line), no import cycles, no module state hidden in
-globals of the computing layers."""
+"""The package's layers (the README's architecture section): imports flow one way,
+data -> phases -> thermodynamics -> interphases -> ranking -> api -> report / command line, with
+the LP hull kernel as math on arrays beside the data layer; no import cycles; no module state
+hidden in globals of the computing layers; the report renders results and computes no physics."""
 
 import ast
 from pathlib import Path
@@ -11,14 +12,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "screening"
 #: layer of each module prefix (a module may import its own layer and the layers below)
 LAYERS = [
     ("screening.errors", 0), ("screening.results", 0), ("screening.settings", 0), ("screening.outputs", 0),
-    ("screening.provenance", 0), ("screening._data", 0), ("screening.__init__", 9), ("screening.__main__", 9),
-    ("screening.data", 1),
-    ("screening.thermo.hull", 2),
-    ("screening.phases", 3), ("screening.build", 3), ("screening.store", 3),
-    ("screening.thermo", 4),
-    ("screening.interphases", 5), ("screening.mlip", 5),
-    ("screening.ranking", 6),
-    ("screening.distributed", 7), ("screening._dask_worker", 7), ("screening.plots", 7), ("screening.report", 7),
+    ("screening.provenance", 0), ("screening.units", 0), ("screening._data", 0),
+    ("screening.__init__", 9), ("screening.__main__", 9),
+    ("screening.data", 1), ("screening.hull", 1),
+    ("screening.phases", 2), ("screening.store", 2), ("screening.build", 2),
+    ("screening.thermo", 3),
+    ("screening.interphases", 4), ("screening.mlip", 4), ("screening.halides", 4),
+    ("screening.ranking", 5),
+    ("screening.api", 6), ("screening.distributed", 6), ("screening._dask_worker", 6),
+    ("screening.report", 7), ("screening.plots", 7),
     ("screening.cli", 8),
 ]
 
@@ -70,7 +72,8 @@ def test_data_layer_imports_nothing_above_it():
     for name, tree, is_pkg in _modules():
         if name.startswith("screening.data"):
             for module, line in _imports(name, tree, is_pkg, top_level_only=False):
-                assert module.startswith(("screening.data", "screening.errors", "screening.outputs", "screening.results")) \
+                assert module.startswith(("screening.data", "screening.errors", "screening.outputs", "screening.results",
+                                          "screening.units")) \
                     or module == "screening", f"{name}:{line} imports {module}"
 
 
@@ -102,7 +105,7 @@ def test_no_mutable_module_state_in_computing_layers():
     interphases, ranking: every cache lives on a store or a result."""
     for name, tree, _ in _modules():
         if not name.startswith(("screening.data", "screening.thermo", "screening.store", "screening.interphases",
-                                "screening.ranking")):
+                                "screening.ranking", "screening.phases", "screening.hull", "screening.api")):
             continue
         for node in tree.body:
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(getattr(node, "value", None), (ast.Dict, ast.List, ast.Set, ast.Call)):
@@ -117,3 +120,23 @@ def test_no_mutable_module_state_in_computing_layers():
             if isinstance(node, ast.FunctionDef):
                 for dec in node.decorator_list:
                     assert "cache" not in ast.unparse(dec), f"{name}.{node.name} is cached at module level"
+
+
+def test_report_renders_and_computes_no_physics():
+    """The report and the plots import nothing that computes (thermodynamics, interphases, the
+    store or the API): they render results handed to them."""
+    for name, tree, is_pkg in _modules():
+        if name.startswith(("screening.report", "screening.plots")):
+            for module, line in _imports(name, tree, is_pkg, top_level_only=False):
+                assert not module.startswith(("screening.thermo", "screening.interphases", "screening.store",
+                                              "screening.api", "screening.hull", "screening.phases")), \
+                    f"{name}:{line} imports {module}"
+
+
+def test_physics_never_sees_a_store():
+    """Windows, reactions, interphases and screen rows are functions of phases and settings: they
+    never import the store or the API (they get a PhaseSource)."""
+    for name, tree, is_pkg in _modules():
+        if name.startswith(("screening.thermo", "screening.interphases", "screening.ranking")) and name != "screening.thermo.reference":
+            for module, line in _imports(name, tree, is_pkg, top_level_only=False):
+                assert not module.startswith(("screening.store", "screening.api")), f"{name}:{line} imports {module}"

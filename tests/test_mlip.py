@@ -15,10 +15,11 @@ import pytest
 from ase.build import bulk
 from pymatgen.core import Composition, Lattice, Structure
 
+from screening import api
 from screening import mlip, ranking
 from screening.data.user import read_user_csv
 from screening.errors import DataError, InputError
-from screening.interphases import interphase
+from screening import interphase
 from screening.store import PhaseStore, add_phases
 
 pytestmark = [pytest.mark.mlip, pytest.mark.data]
@@ -129,7 +130,7 @@ def test_chgnet_phase_added_with_provenance_and_hull_distance(store, with_li3ocl
     assert row.run_type == "CHGNet" and "CHGNet" in row.volume_source
     assert row.e_above_hull_eV_per_atom == pytest.approx(res.e_above_hull_eV_per_atom, abs=1e-9)
     assert row.energy_per_atom_eV == pytest.approx(res.energy_eV_per_atom)
-    assert math.isnan(row.band_gap_eV) and row.band_gap_source == "unknown (CHGNet gives no band gap)"
+    assert row.band_gap_eV is None and row.band_gap_source == "unknown (CHGNet gives no band gap)"
     assert res.band_gap_source == mlip.NO_GAP_NOTE
     # relaxed volume near the measured cubic cell (a = 3.91 A, 1 formula unit)
     v_exp = 3.91**3 * mlip.AVOGADRO * 1e-24
@@ -146,7 +147,7 @@ def test_chgnet_phase_runs_through_interphase_and_screen(with_li3ocl):
     for v in (ip.li_reaction_energy_eV_per_atom, ip.volume_ratio, ip.electrolyte_reaction_energy_eV_per_atom,
               ip.precursor_e_above_hull_eV_per_atom, ip.min_product_band_gap_eV):
         assert v is not None and np.isfinite(v)
-    df = ranking.screen(new, ["chgnet:Li3OCl-antiperovskite", "LiI"])
+    df = api.screen(new, ["chgnet:Li3OCl-antiperovskite", "LiI"])
     row = df[df.candidate == "chgnet:Li3OCl-antiperovskite"].iloc[0]
     assert row["error"] == ""
     for col in ("score", "li_reaction_energy_eV_per_atom", "volume_ratio", "e_above_hull_eV_per_atom",

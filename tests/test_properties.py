@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Composition
 
-from screening.interphases import interphase
-from screening.thermo.reactions import react
-from screening.thermo.windows import window
+from screening import interphase
+from screening import react
+from screening import window
 
 pytestmark = pytest.mark.data
 

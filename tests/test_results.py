@@ -5,11 +5,11 @@ import json
 import pytest
 from monty.json import MontyDecoder, MontyEncoder
 
-from screening.interphases import interphase, lithiate
+from screening import interphase, lithiate
 from screening.results import Caveat, CaveatKind, Character
 from screening.settings import Settings, Weights
-from screening.thermo.reactions import react
-from screening.thermo.windows import window
+from screening import react
+from screening import window
 
 
 def _roundtrip(obj):
@@ -43,15 +43,25 @@ def test_caveat_text():
     assert str(c) == "incomplete offline data: fetch it" and c.details()["kind"] == "incomplete_data"
 
 
-@pytest.mark.parametrize("kw,word", [({"tolerance_eV_per_atom": -1}, "--tolerance"),
-                                     ({"tolerance_eV_per_atom": float("inf")}, "--tolerance"),
-                                     ({"gap_threshold_eV": "x"}, "not a number"),
-                                     ({"stage": "half"}, "--stage"),
-                                     ({"max_e_hull_eV_per_atom": 100}, "--max-e-hull")])
+@pytest.mark.parametrize("kw,word", [({"tolerance_eV_per_atom": -1}, "tolerance_eV_per_atom=-1"),
+                                     ({"tolerance_eV_per_atom": float("inf")}, "tolerance_eV_per_atom=inf"),
+                                     ({"tolerance_eV_per_atom": float("nan")}, "tolerance_eV_per_atom=nan"),
+                                     ({"gap_threshold_eV": -0.5}, "gap_threshold_eV=-0.5"),
+                                     ({"stage": "half"}, "stage='half'"),
+                                     ({"max_e_hull_eV_per_atom": 100}, "max_e_hull_eV_per_atom=100")])
 def test_settings_validate(kw, word):
+    """Bad values are ValueErrors naming the Python argument (the command line maps it to its flag)."""
     from screening.errors import InputError
 
-    with pytest.raises(InputError, match=word):
+    with pytest.raises(InputError, match=word) as err:
+        Settings(**kw)
+    assert isinstance(err.value, ValueError) and err.value.argument == next(iter(kw))
+
+
+@pytest.mark.parametrize("kw", [{"gap_threshold_eV": "x"}, {"tolerance_eV_per_atom": None}, {"electrolyte": 5},
+                                {"weights": "li=1"}, {"exclude_artefacts": "yes"}, {"gap_threshold_eV": True}])
+def test_settings_wrong_types_are_type_errors(kw):
+    with pytest.raises(TypeError, match=next(iter(kw))):
         Settings(**kw)
 
 
@@ -59,8 +69,10 @@ def test_weights_parse_and_validate():
     from screening.errors import InputError
 
     assert Weights.parse("li=2, volume=0") == Weights(li=2, volume=0)
-    for bad, word in [("li=-1", "weight li"), ("foo=1", "unknown weight"), ("li=x", "not a number"),
+    for bad, word in [("li=-1", "weights.li"), ("foo=1", "unknown weight"), ("li=x", "not a number"),
                       ("li=0,electrolyte=0,insulation=0,volume=0", "all zero"), ("li=1,li=2", "twice"),
-                      ("li=1e308,electrolyte=1e308", "weight"), ("li", "key=number"), ("li=nan", "weight li")]:
+                      ("li=1e308,electrolyte=1e308", "weights"), ("li", "key=number"), ("li=nan", "weights.li")]:
         with pytest.raises(InputError, match=word):
             Weights.parse(bad)
+    with pytest.raises(TypeError, match="weights.li"):
+        Weights(li="2")

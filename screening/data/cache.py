@@ -13,113 +13,31 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pymatgen.core
 
 from screening import __version__
 from screening.data import files
-from screening.data.formula import chemsys_masks
+from screening.data.table import PhaseTable
 from screening.errors import DataError
 from screening.outputs import atomic_write, clean_stale, writable_dir
 
 #: bump when the build's logic changes numbers
 BUILD_VERSION = "2"
 META_KEY = b"screening"
-#: rows per parquet row group: a question about one chemical system reads a few groups only
-ROW_GROUP_SIZE = 2048
-#: columns a store needs for every row at open (lookups, selection); the rest is read on demand
-INDEX_COLUMNS = ["phase_id", "formula", "chemsys", "energy_per_atom_eV", "e_above_hull_eV_per_atom", "mask_lo", "mask_hi"]
+#: rows per parquet row group
+ROW_GROUP_SIZE = 8192
 
 
-class FrameRows:
-    """Rows held in memory (a pandas DataFrame)."""
-
-    def __init__(self, frame: pd.DataFrame):
-        self.frame = frame.reset_index(drop=True)
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.frame.columns)
-
-    def index(self) -> pd.DataFrame:
-        return self.frame
-
-    def take(self, rows) -> pd.DataFrame:
-        return self.frame.iloc[np.asarray(rows, dtype=int)]
-
-    def all(self) -> pd.DataFrame:
-        return self.frame
-
-
-class ParquetRows:
-    """Rows of a parquet phase table read on demand: the index columns at once, whole rows by row
-    group when asked for (a window on Li-I reads three groups of the shipped table, not all)."""
-
-    def __init__(self, source):
-        self._file = pq.ParquetFile(source)
-        meta = self._file.metadata
-        sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
-        self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self._groups: dict[int, pd.DataFrame] = {}
-        self._all: pd.DataFrame | None = None
-        names = set(self._file.schema_arrow.names)
-        self.columns = [c for c in self._file.schema_arrow.names if c not in ("mask_lo", "mask_hi")]
-        cols = [c for c in INDEX_COLUMNS if c in names]
-        self._index = self._file.read(columns=cols).to_pandas()
-        if "mask_lo" not in names:
-            self._index["mask_lo"], self._index["mask_hi"] = chemsys_masks(self._index.chemsys)
-
-    def __len__(self) -> int:
-        return int(self._starts[-1])
-
-    def index(self) -> pd.DataFrame:
-        return self._index
-
-    def _group(self, g: int) -> pd.DataFrame:
-        if g not in self._groups:
-            self._groups[g] = self._file.read_row_group(g, columns=self.columns).to_pandas()
-        return self._groups[g]
-
-    def take(self, rows) -> pd.DataFrame:
-        """Whole rows at global positions ``rows`` (in that order, indexed by position)."""
-        rows = np.asarray(rows, dtype=int)
-        if self._all is not None:
-            return self._all.iloc[rows]
-        if not len(rows):
-            return self._group(0).iloc[:0]
-        groups = np.searchsorted(self._starts, rows, side="right") - 1
-        positions, parts = [], []
-        for g in np.unique(groups):
-            at = np.nonzero(groups == g)[0]
-            positions.append(at)
-            parts.append(self._group(g).iloc[rows[at] - self._starts[g]])
-        frame = pd.concat(parts) if len(parts) > 1 else parts[0]
-        frame = frame.iloc[np.argsort(np.concatenate(positions), kind="stable")]
-        frame.index = rows
-        return frame
-
-    def all(self) -> pd.DataFrame:
-        if self._all is None:
-            self._all = self._file.read(columns=self.columns).to_pandas()
-            self._groups.clear()
-        return self._all
-
-
-def write_table(table: pd.DataFrame, info: dict, path: Path | str) -> str:
-    """Write a phase table (parquet, ``info`` in its metadata) atomically with a SHA-256 sidecar;
-    returns the digest.  Deterministic: the same table and info give the same bytes."""
+def write_table(table, info: dict, path: Path | str) -> str:
+    """Write a phase table (a DataFrame of schema rows or a PhaseTable; parquet with ``info`` in
+    its metadata, each row's composition and element masks as extra columns) atomically with a
+    SHA-256 sidecar; returns the digest.  Deterministic: the same table and info give the same
+    bytes."""
     path = Path(path)
-    frame = table.reset_index(drop=True)
-    if "chemsys" in frame and "mask_lo" not in frame:
-        frame = frame.assign(**dict(zip(("mask_lo", "mask_hi"), chemsys_masks(frame.chemsys), strict=True)))
-    tab = pa.Table.from_pandas(frame, preserve_index=False)
-    tab = tab.replace_schema_metadata({META_KEY: json.dumps(info, sort_keys=True).encode()})
+    pt = table if isinstance(table, PhaseTable) else PhaseTable.from_frame(table)
+    tab = pt.arrow().replace_schema_metadata({META_KEY: json.dumps(info, sort_keys=True).encode()})
     with atomic_write(path) as tmp:
         pq.write_table(tab, tmp, compression="zstd", compression_level=9, row_group_size=ROW_GROUP_SIZE)
         digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
@@ -128,10 +46,8 @@ def write_table(table: pd.DataFrame, info: dict, path: Path | str) -> str:
     return digest
 
 
-def _read(source) -> tuple[pd.DataFrame, dict]:
-    tab = pq.read_table(source)
-    info = json.loads((tab.schema.metadata or {}).get(META_KEY, b"{}"))
-    return tab.to_pandas(), info
+def _info(tab: pa.Table) -> dict:
+    return json.loads((tab.schema.metadata or {}).get(META_KEY, b"{}"))
 
 
 def _verified(path: Path) -> bytes | None:
@@ -143,43 +59,39 @@ def _verified(path: Path) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == want else None
 
 
-def read_table(path: Path | str, verify: bool = True) -> tuple[pd.DataFrame, dict] | None:
-    """A table written by ``write_table`` (whole, in memory); None if missing, truncated or
-    corrupt (bytes not matching the sidecar digest)."""
+def read_table(path: Path | str, verify: bool = True) -> tuple[PhaseTable, dict] | None:
+    """A table written by ``write_table``; None if missing, truncated or corrupt (bytes not
+    matching the sidecar digest)."""
     path = Path(path)
     try:
         data = _verified(path) if verify else path.read_bytes()
         if data is None:
             return None
-        table, info = _read(pa.BufferReader(data))
-        return table.drop(columns=["mask_lo", "mask_hi"], errors="ignore"), info
+        tab = pq.read_table(pa.BufferReader(data))
+        return PhaseTable(tab), _info(tab)
     except (OSError, ValueError, pa.ArrowException):
         return None
 
 
-def open_rows(path: Path | str) -> tuple[ParquetRows, dict] | None:
-    """A verified table written by ``write_table`` as rows read on demand; None if damaged."""
-    data = _verified(Path(path))
-    if data is None:
-        return None
-    try:
-        return ParquetRows(pa.BufferReader(data)), _info(pa.BufferReader(data))
-    except (OSError, ValueError, pa.ArrowException):
-        return None
-
-
-def _info(source) -> dict:
-    return json.loads((pq.ParquetFile(source).schema_arrow.metadata or {}).get(META_KEY, b"{}"))
-
-
-def read_shipped() -> tuple[ParquetRows, dict]:
-    """The finished phase table shipped with the package (rows read on demand) and its build info."""
+def read_shipped() -> tuple[PhaseTable, dict]:
+    """The finished phase table shipped with the package and its build info, verified against the
+    SHA-256 sidecar shipped beside it: an edited or damaged file is refused, never used."""
     item = files.shipped(files.PHASES)
     try:
-        source = Path(str(item)) if Path(str(item)).is_file() else pa.BufferReader(item.read_bytes())
-        return ParquetRows(source), _info(source)
+        data = item.read_bytes()
+        want = files.shipped(files.PHASES + ".sha256").read_text().split()[0]
+    except (OSError, IndexError) as exc:
+        raise DataError(f"the package's phase table is unreadable ({exc.__class__.__name__}): reinstall screening "
+                        "(pip install --force-reinstall screening)") from None
+    if hashlib.sha256(data).hexdigest() != want:
+        raise DataError(f"the package's phase table {files.PHASES} does not match its SHA-256 checksum (edited or damaged): "
+                        "reinstall screening (pip install --force-reinstall screening), or rebuild it with "
+                        "`screening data build --into screening/_data` in a source checkout")
+    try:
+        tab = pq.read_table(pa.BufferReader(data))
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise DataError(f"the package's phase table is unreadable ({exc.__class__.__name__}): reinstall screening") from None
+    return PhaseTable(tab), _info(tab)
 
 
 def build_key(root: Path) -> str:
@@ -216,7 +128,7 @@ def cached_build(root: Path, cache: Path, build, rebuild: bool = False) -> tuple
     key = build_key(root)
     path = folder / f"phases-{key[:16]}.parquet"
     if not rebuild:
-        got = open_rows(path)
+        got = read_table(path)
         if got is not None:
             return got
     if not writable(folder):
@@ -225,7 +137,7 @@ def cached_build(root: Path, cache: Path, build, rebuild: bool = False) -> tuple
     folder.mkdir(parents=True, exist_ok=True)
     write_table(table, info, path)
     prune(folder, keep={path.name, path.name + ".sha256"})
-    return FrameRows(table), info
+    return PhaseTable.from_frame(table), info
 
 
 def prune(folder: Path, keep: set[str]) -> None:

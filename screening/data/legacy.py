@@ -20,7 +20,7 @@ union, and their conversion to the MP2020 scale of the phase table.
   (``fit_offsets``, robust least squares on the overlap with the current snapshot; plus a term per
   U metal in GGA+U compounds) absorb the reference and mixing-energy changes since.
 
-All energies in eV per atom.  Hulls are the kernel's job (``screening.thermo.hull``).
+All energies in eV per atom.  Hulls are the kernel's job (``screening.hull``).
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def read_fetched(cache: Path) -> tuple[pd.DataFrame, list[str]]:
         got = cache_io.read_table(p)
         if got is None:
             raise DataError(f"fetched file {p} is damaged (checksum mismatch or unreadable): delete it and fetch again")
-        tables.append(got[0])
+        tables.append(got[0].frame())
         systems.append(p.stem)
     if not tables:
         return pd.DataFrame(columns=tbl.COLUMNS), []

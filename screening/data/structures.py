@@ -26,8 +26,8 @@ from pymatgen.core import Composition, Element, Structure
 from screening.data import files
 from screening.data.formula import reduced_formula
 from screening.errors import DataError
+from screening.units import A3_IN_CM3, AVOGADRO
 
-AVOGADRO = 6.02214076e23
 LOW_DIMENSIONAL = {"0D": "molecular", "1D": "chain", "2D": "layered"}
 
 
@@ -53,7 +53,7 @@ def dft_molar_volumes(table: pd.DataFrame, summary: pd.DataFrame, max_mismatches
         if reduced_formula(Composition(r.formula_sum)) != formula:
             mismatched.append(f"{mid}: {r.formula_sum} in {files.STRUCTURES}, {formula} in the phase table")
             continue
-        out[i] = float(r.volume_per_atom_A3) * Composition(formula).num_atoms * AVOGADRO * 1e-24
+        out[i] = float(r.volume_per_atom_A3) * Composition(formula).num_atoms * AVOGADRO * A3_IN_CM3
     if len(mismatched) > max_mismatches:
         raise DataError(f"{files.STRUCTURES}: {len(mismatched)} material ids have another formula than in the phase table "
                         f"(e.g. {mismatched[0]}): the files do not belong together; rebuild from one consistent data set")

@@ -1,8 +1,8 @@
 """Screening and ranking of interlayer / precursor candidates against an electrolyte and Li metal.
 
-``screen`` evaluates every candidate (``rows``), scores and ranks them (``scoring``; the method is
-in that module's docstring and the README), and returns one row per candidate: nothing is
-dropped, failed candidates keep their place with an ``error``.  ``filter_ranking`` applies the
+``rows`` evaluates every candidate (one :class:`ScreenRow` each), ``scoring`` scores and ranks
+them (the method is in that module's docstring and the README); nothing is dropped, failed
+candidates keep their place with an ``error`` (``screening.api.screen`` puts it together).  ``filter_ranking`` applies the
 result filters and says how many rows they removed.
 """
 
@@ -10,58 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from screening.errors import InputError
-from screening.interphases import interphase
 from screening.ranking.candidates import all_li_candidates, as_candidates, load_candidates
-from screening.ranking.rows import ROW_COLUMNS, evaluate, evaluate_all
+from screening.ranking.rows import ROW_COLUMNS, Candidate, ScreenRow, evaluate, evaluate_all, rows_frame
 from screening.ranking.scoring import explain, pareto_fronts, rank
-from screening.settings import Settings, Weights
-from screening.thermo.reactions import react
-from screening.thermo.windows import window
+from screening.settings import Settings
 
-__all__ = ["screen", "rank", "explain", "filter_ranking", "load_candidates", "as_candidates", "all_li_candidates",
-           "evaluate", "evaluate_all", "pareto_fronts", "seed_case", "ROW_COLUMNS", "Settings", "Weights"]
-
-
-def _settings(settings: Settings | None, **overrides) -> Settings:
-    s = settings or Settings()
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    return s.with_(**changes) if changes else s
-
-
-def check_electrolyte(store, electrolyte) -> str:
-    """The electrolyte's formula, or InputError (not in the store, or Li metal)."""
-    row = store.lookup(electrolyte)
-    if row.formula == "Li":
-        raise InputError("the electrolyte cannot be Li metal (it is the anode): give e.g. Li7La3Zr2O12")
-    if "Li" not in row.chemsys.split("-"):
-        raise InputError(f"electrolyte {row.formula} holds no Li: give a Li-ion conductor such as Li7La3Zr2O12 or Li3PS4")
-    return row.formula
-
-
-def screen(store, candidates=None, settings: Settings | None = None, *, electrolyte: str | None = None,
-           weights: Weights | None = None, tolerance: float | None = None, gap: float | None = None,
-           stage: str | None = None, anode: str = "Li", progress=None, runner=None) -> pd.DataFrame:
-    """Screen candidates against an electrolyte and Li metal; the ranked DataFrame, one row per
-    candidate in.
-
-    ``candidates``: formulas (list), a candidate DataFrame, or None for the shipped default list.
-    ``settings`` (or the keyword shortcuts): electrolyte, tolerance, gap threshold, weights, stage.
-    ``progress``: callable(done, total, formula).  ``runner``: evaluates the rows elsewhere
-    (``screening.distributed.DaskRunner``), with the signature of ``evaluate_all``.
-    """
-    settings = _settings(settings, electrolyte=electrolyte, weights=weights, tolerance_eV_per_atom=tolerance,
-                         gap_threshold_eV=gap, stage=stage)
-    if anode != "Li":
-        raise InputError(f"--anode {anode}: only Li metal anodes are modelled: leave --anode out")
-    check_electrolyte(store, settings.electrolyte)
-    cand = load_candidates() if candidates is None else as_candidates(candidates)
-    cand = cand.reset_index(drop=True)
-    v_red = window(store, settings.electrolyte).reduction_limit_V
-    rows = (runner or evaluate_all)(store, cand, settings, progress, v_red)
-    df = pd.DataFrame(rows)
-    df["electrolyte"] = settings.electrolyte
-    return rank(df, settings)
+__all__ = ["rank", "explain", "filter_ranking", "load_candidates", "as_candidates", "all_li_candidates", "Candidate",
+           "ScreenRow", "evaluate", "evaluate_all", "rows_frame", "pareto_fronts", "ROW_COLUMNS"]
 
 
 def filter_ranking(df: pd.DataFrame, settings: Settings | None = None, max_red_V: float | None = None,
@@ -92,16 +47,3 @@ def filter_ranking(df: pd.DataFrame, settings: Settings | None = None, max_red_V
     if electrolyte_stable:
         keep &= (df["electrolyte_penalty_eV_per_atom"] == 0).to_numpy()
     return df[keep].reset_index(drop=True), int((~keep).sum())
-
-
-def seed_case(store, electrolyte: str = "Li7La3Zr2O12") -> dict:
-    """The LLZO / LiI story: electrolyte window, electrolyte|Li, LiI|Li, I2 -> LiI interphase."""
-    return {
-        "electrolyte_window": window(store, electrolyte),
-        "lii_window": window(store, "LiI"),
-        "electrolyte_li": react(store, electrolyte, "Li"),
-        "lii_li": react(store, "LiI", "Li"),
-        "i2_interphase": interphase(store, "I2", electrolyte=electrolyte),
-        "i2_li": react(store, "I2", "Li"),
-    }
-

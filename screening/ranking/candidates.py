@@ -39,6 +39,11 @@ def guess_kind(text: str) -> str:
     return CandidateKind.INTERLAYER.value if "Li" in {e.symbol for e in parse_formula(formula).elements} else CandidateKind.PRECURSOR.value
 
 
+def kind_of(phase) -> str:
+    """Li-bearing -> interlayer, otherwise precursor."""
+    return CandidateKind.INTERLAYER.value if phase.has_li else CandidateKind.PRECURSOR.value
+
+
 HOW = "write a UTF-8 CSV with a header formula,kind (family,note optional) and one candidate per row"
 
 
@@ -109,7 +114,7 @@ def all_li_candidates(store, max_e_hull_eV_per_atom: float | None = None) -> pd.
 
     Default: the hull phases (one per formula).  With ``max_e_hull_eV_per_atom``: every Li phase
     within that distance of the hull, polymorphs included (named 'formula:id')."""
-    t = store.table
+    t = store.frame(["formula", "phase_id", "chemsys", "e_above_hull_eV_per_atom", "energy_per_atom_eV"])
     has_li = t.chemsys.str.split("-").map(lambda els: "Li" in els) & (t.formula != "Li")
     if max_e_hull_eV_per_atom is None:
         sel = t[has_li & (t.e_above_hull_eV_per_atom <= 1e-6)]

@@ -1,41 +1,83 @@
 """One screen row per candidate: every number the ranking uses, from the interphase, the
 lithiation stage at the electrolyte's reduction limit and the window; nothing is scored here.
 
-Row columns (units in the names): see ``ROW_COLUMNS``.  ``warnings`` is a list of strings and
-``warning_kinds`` the matching caveat kinds; ``error`` is empty unless the candidate could not be
-computed (then every number is missing and the row keeps its place).
+:class:`ScreenRow` is the one schema of a row (units in the field names): the ranking adds its
+scores (``screening.ranking.scoring.SCORE_COLUMNS``) and every output format reads the fields in
+this order.  ``warnings`` holds strings and ``warning_kinds`` the matching caveat kinds; ``error``
+is empty unless the candidate could not be computed (then every number is missing and the row
+keeps its place).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
+from screening.data.table import Phase
 from screening.errors import ScreeningError
-from screening.interphases import Interphase, interphase
-from screening.results import Caveat, CaveatKind, CandidateKind, unique_caveats
+from screening.interphases import Interphase, interphase_with_li
+from screening.phases import PhaseSource
+from screening.results import CandidateKind, Caveat, CaveatKind, Result, unique_caveats
 from screening.settings import Settings
-from screening.thermo.windows import window
+from screening.thermo.windows import stability_window
+
+
+@dataclass(frozen=True)
+class ScreenRow(Result):
+    """Everything the ranking knows about one candidate (None where unknown or not computed)."""
+
+    candidate: str
+    formula: str = ""
+    material_id: str = ""
+    kind: str = ""
+    interphase: str = ""
+    li_consumed_per_formula_unit: float | None = None
+    li_reaction_energy_eV_per_atom: float | None = None
+    li_reaction_energy_eV_per_li: float | None = None
+    electronic_character: str = ""
+    min_product_band_gap_eV: float | None = None
+    band_gap_note: str = ""
+    conducting_products: str = ""
+    volume_ratio: float | None = None
+    volume_ratio_with_li: float | None = None
+    volume_note: str = ""
+    electrolyte_reaction_energy_eV_per_atom: float | None = None
+    electrolyte_reaction_products: str = ""
+    electrolyte_reaction: str = ""
+    stage_voltage_V: float | None = None
+    stage_interphase: str = ""
+    stage_li_per_formula_unit: float | None = None
+    stage_electronic_character: str = ""
+    stage_min_product_band_gap_eV: float | None = None
+    stage_volume_ratio: float | None = None
+    stage_electrolyte_reaction_energy_eV_per_atom: float | None = None
+    reduction_limit_V: float | None = None
+    oxidation_limit_V: float | None = None
+    window_width_V: float | None = None
+    e_above_hull_eV_per_atom: float | None = None
+    li_within_dft_error: bool | None = None
+    electrolyte_within_dft_error: bool | None = None
+    warnings: tuple[str, ...] = ()
+    warning_kinds: tuple[str, ...] = ()
+    error: str = ""
+    family: str = ""
+    note: str = ""
+
 
 #: columns of an evaluated row, in output order (scores are added by ``scoring.rank``)
-ROW_COLUMNS = [
-    "candidate", "formula", "material_id", "kind", "interphase", "li_consumed_per_formula_unit",
-    "li_reaction_energy_eV_per_atom", "li_reaction_energy_eV_per_li", "electronic_character",
-    "min_product_band_gap_eV", "band_gap_note", "conducting_products", "volume_ratio", "volume_ratio_with_li",
-    "volume_note", "electrolyte_reaction_energy_eV_per_atom", "electrolyte_reaction_products", "electrolyte_reaction",
-    "stage_voltage_V", "stage_interphase", "stage_li_per_formula_unit", "stage_electronic_character",
-    "stage_min_product_band_gap_eV", "stage_volume_ratio", "stage_electrolyte_reaction_energy_eV_per_atom",
-    "reduction_limit_V", "oxidation_limit_V", "window_width_V", "e_above_hull_eV_per_atom",
-    "li_within_dft_error", "electrolyte_within_dft_error", "warnings", "warning_kinds", "error",
-]
+ROW_COLUMNS = [f.name for f in dataclasses.fields(ScreenRow)]
+#: the row columns that hold numbers (float; None -> NaN in a DataFrame)
+NUMBER_COLUMNS = [f.name for f in dataclasses.fields(ScreenRow) if f.type == "float | None"]
+BOOL_COLUMNS = [f.name for f in dataclasses.fields(ScreenRow) if f.type == "bool | None"]
+LIST_COLUMNS = ["warnings", "warning_kinds"]
 
 
-def empty(candidate: str, kind: str, error: str) -> dict:
-    row = {c: np.nan for c in ROW_COLUMNS}
-    row.update(candidate=candidate, formula="", material_id="", kind=kind, interphase="", band_gap_note="",
-               conducting_products="", volume_note="", electrolyte_reaction_products="", electrolyte_reaction="",
-               stage_interphase="", electronic_character="", stage_electronic_character="", warnings=[],
-               warning_kinds=[], error=error, li_within_dft_error=None, electrolyte_within_dft_error=None)
-    return row
+def failed(candidate: str, kind: str, error: str, family: str = "", note: str = "") -> ScreenRow:
+    """The row of a candidate that could not be computed."""
+    return ScreenRow(candidate=candidate, kind=kind, error=error, family=family, note=note)
 
 
 def _stage_part(ip: Interphase) -> dict:
@@ -49,77 +91,104 @@ def _stage_part(ip: Interphase) -> dict:
     }
 
 
-def evaluate(store, candidate: str, kind: str, settings: Settings, electrolyte_reduction_V: float = 0.0) -> dict:
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate to screen: its name as given, its phase record, interlayer or precursor."""
+
+    name: str
+    phase: Phase | None  # None when it could not be resolved (``error`` says why)
+    kind: str
+    family: str = ""
+    note: str = ""
+    error: str = ""
+    formula_units: float = 1.0
+
+
+def evaluate(candidate: Candidate, phases: PhaseSource, settings: Settings, electrolyte: Phase,
+             electrolyte_reduction_V: float = 0.0, reactions: dict | None = None) -> ScreenRow:
     """All numbers of one candidate (a screen row); a ScreeningError becomes an error row."""
+    if candidate.phase is None:
+        return failed(candidate.name, candidate.kind, candidate.error, candidate.family, candidate.note)
     try:
-        return _evaluate(store, candidate, kind, settings, electrolyte_reduction_V)
+        return _evaluate(candidate, phases, settings, electrolyte, electrolyte_reduction_V, reactions)
     except ScreeningError as exc:
-        return empty(candidate, kind, str(exc))
+        return failed(candidate.name, candidate.kind, str(exc), candidate.family, candidate.note)
 
 
-def _evaluate(store, candidate: str, kind: str, settings: Settings, v_red_el: float) -> dict:
+def _evaluate(c: Candidate, phases: PhaseSource, settings: Settings, electrolyte: Phase, v_red_el: float,
+              reactions: dict | None) -> ScreenRow:
     tol = settings.tolerance_eV_per_atom
-    kw = dict(electrolyte=settings.electrolyte, gap_threshold_eV=settings.gap_threshold_eV, tolerance_eV_per_atom=tol)
-    ip = interphase(store, candidate, **kw)
-    stage = interphase(store, candidate, voltage_V=v_red_el, **kw) if v_red_el > 1e-9 else ip
-    w = window(store, candidate)
-    row_store = store.lookup(ip.material_id)
+    p = c.phase
+    ip = interphase_with_li(p, phases, settings, electrolyte, formula_units=c.formula_units, reactions=reactions)
+    stage = interphase_with_li(p, phases, settings, electrolyte, voltage_V=v_red_el, formula_units=c.formula_units,
+                               reactions=reactions) if v_red_el > 1e-9 else ip
+    w = stability_window(p, phases)
     e_li = ip.li_reaction_energy_eV_per_atom
     li_within = abs(e_li) < tol
     notes: list[Caveat] = []
-    if kind == CandidateKind.INTERLAYER.value and e_li < 0 and li_within:
-        notes.append(Caveat(CaveatKind.WITHIN_DFT_ERROR, "reaction with Li within DFT error", "", row_store.formula))
+    if c.kind == CandidateKind.INTERLAYER.value and e_li < 0 and li_within:
+        notes.append(Caveat(CaveatKind.WITHIN_DFT_ERROR, "reaction with Li within DFT error", "", p.formula))
     if ip.within_dft_error and (ip.electrolyte_reaction_energy_eV_per_atom or 0) < 0:
-        notes.append(Caveat(CaveatKind.WITHIN_DFT_ERROR, "electrolyte reaction within DFT error", "", row_store.formula))
+        notes.append(Caveat(CaveatKind.WITHIN_DFT_ERROR, "electrolyte reaction within DFT error", "", p.formula))
     if ip.precursor_e_above_hull_eV_per_atom > 1e-6:
         notes.append(Caveat(CaveatKind.METASTABLE, f"candidate is {1000 * ip.precursor_e_above_hull_eV_per_atom:.1f} meV/atom above the hull",
-                            "", row_store.formula))
-    caveats = unique_caveats(notes, ip.warnings, stage.warnings, w.warnings)
-    if kind == CandidateKind.INTERLAYER.value and ip.volume_ratio is None and ip.li_consumed_per_formula_unit <= 1e-9:
-        caveats = tuple(c for c in caveats if c.kind is not CaveatKind.NO_VOLUME)  # nothing forms: no volume needed
-    row = {
-        "candidate": candidate,
-        "formula": row_store.formula,
-        "material_id": ip.material_id,
-        "kind": kind,
-        "interphase": " + ".join(ip.products),
-        "li_consumed_per_formula_unit": ip.li_consumed_per_formula_unit,
-        "li_reaction_energy_eV_per_atom": e_li,
-        "li_reaction_energy_eV_per_li": ip.li_reaction_energy_eV_per_li,
-        "electronic_character": ip.electronic_character.value,
-        "min_product_band_gap_eV": ip.min_product_band_gap_eV,
-        "band_gap_note": ip.band_gap_note,
-        "conducting_products": " + ".join(ip.conducting_products),
-        "volume_ratio": ip.volume_ratio,
-        "volume_ratio_with_li": ip.volume_ratio_with_li,
-        "volume_note": ip.volume_note,
-        "electrolyte_reaction_energy_eV_per_atom": ip.electrolyte_reaction_energy_eV_per_atom,
-        "electrolyte_reaction_products": " + ".join(ip.electrolyte_reaction_products),
-        "electrolyte_reaction": ip.electrolyte_reaction,
-        "stage_voltage_V": float(v_red_el),
+                            "", p.formula))
+    cav = unique_caveats(notes, ip.warnings, stage.warnings, w.warnings)
+    if c.kind == CandidateKind.INTERLAYER.value and ip.volume_ratio is None and ip.li_consumed_per_formula_unit <= 1e-9:
+        cav = tuple(x for x in cav if x.kind is not CaveatKind.NO_VOLUME)  # nothing forms: no volume needed
+    return ScreenRow(
+        candidate=c.name,
+        formula=p.formula,
+        material_id=ip.material_id,
+        kind=c.kind,
+        interphase=" + ".join(ip.products),
+        li_consumed_per_formula_unit=ip.li_consumed_per_formula_unit,
+        li_reaction_energy_eV_per_atom=e_li,
+        li_reaction_energy_eV_per_li=ip.li_reaction_energy_eV_per_li,
+        electronic_character=ip.electronic_character.value,
+        min_product_band_gap_eV=ip.min_product_band_gap_eV,
+        band_gap_note=ip.band_gap_note,
+        conducting_products=" + ".join(ip.conducting_products),
+        volume_ratio=ip.volume_ratio,
+        volume_ratio_with_li=ip.volume_ratio_with_li,
+        volume_note=ip.volume_note,
+        electrolyte_reaction_energy_eV_per_atom=ip.electrolyte_reaction_energy_eV_per_atom,
+        electrolyte_reaction_products=" + ".join(ip.electrolyte_reaction_products),
+        electrolyte_reaction=ip.electrolyte_reaction,
+        stage_voltage_V=float(v_red_el),
         **_stage_part(stage),
-        "reduction_limit_V": w.reduction_limit_V,
-        "oxidation_limit_V": w.oxidation_limit_V,
-        "window_width_V": w.width_V,
-        "e_above_hull_eV_per_atom": ip.precursor_e_above_hull_eV_per_atom,
-        "li_within_dft_error": bool(li_within),
-        "electrolyte_within_dft_error": bool(ip.within_dft_error),
-        "warnings": [str(c) for c in caveats],
-        "warning_kinds": [c.kind.value for c in caveats],
-        "error": "",
-    }
-    return {c: (np.nan if row[c] is None else row[c]) for c in ROW_COLUMNS}
+        reduction_limit_V=w.reduction_limit_V,
+        oxidation_limit_V=w.oxidation_limit_V,
+        window_width_V=w.width_V,
+        e_above_hull_eV_per_atom=ip.precursor_e_above_hull_eV_per_atom,
+        li_within_dft_error=bool(li_within),
+        electrolyte_within_dft_error=bool(ip.within_dft_error),
+        warnings=tuple(str(x) for x in cav),
+        warning_kinds=tuple(x.kind.value for x in cav),
+        family=c.family,
+        note=c.note,
+    )
 
 
-def evaluate_all(store, cand, settings: Settings, progress=None, electrolyte_reduction_V: float | None = None) -> list[dict]:
-    """Unranked rows for a candidate DataFrame, in its order (serial)."""
-    if electrolyte_reduction_V is None:
-        electrolyte_reduction_V = window(store, settings.electrolyte).reduction_limit_V
+def evaluate_all(phases: PhaseSource, candidates: list[Candidate], settings: Settings, electrolyte: Phase,
+                 electrolyte_reduction_V: float, progress=None) -> list[ScreenRow]:
+    """Rows of the candidates, in order (serial).  Product|electrolyte reactions are computed once
+    per product for the whole list."""
+    reactions: dict = {}
     rows = []
-    for k, r in enumerate(cand.itertuples()):
-        row = evaluate(store, r.formula, r.kind, settings, electrolyte_reduction_V)
-        row.update(family=r.family, note=r.note)
-        rows.append(row)
+    for k, c in enumerate(candidates):
+        rows.append(evaluate(c, phases, settings, electrolyte, electrolyte_reduction_V, reactions))
         if progress:
-            progress(k + 1, len(cand), r.formula)
+            progress(k + 1, len(candidates), c.name)
     return rows
+
+
+def rows_frame(rows: list[ScreenRow]) -> pd.DataFrame:
+    """The rows as a DataFrame in ``ROW_COLUMNS`` order: numbers as floats (NaN where None),
+    warnings as lists."""
+    data = {c: [getattr(r, c) for r in rows] for c in ROW_COLUMNS}
+    for c in NUMBER_COLUMNS:
+        data[c] = np.array([np.nan if v is None else v for v in data[c]], dtype=float)
+    for c in LIST_COLUMNS:
+        data[c] = [list(v) for v in data[c]]
+    return pd.DataFrame(data, columns=ROW_COLUMNS)

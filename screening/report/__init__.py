@@ -15,12 +15,12 @@ import pandas as pd
 
 from screening import provenance as prov_mod
 from screening.outputs import check_folder, write_folder
-from screening.report import interactive
+from screening.ranking.scoring import top_label
+from screening.report import figures as figs
 from screening.report.tables import (FORMATS, TABLE_COLUMNS, cell, flat_frame, markdown_table, records,
                                      write_file)
+from screening.ranking.figures import FigureInputs, SeedCase
 from screening.settings import Settings
-from screening.thermo.reactions import reaction_curve
-from screening.thermo.windows import window
 
 __all__ = ["FORMATS", "TABLE_COLUMNS", "records", "markdown_table", "write_file", "write_report", "report_files",
            "seed_case_text", "method_text"]
@@ -49,27 +49,27 @@ def method_text(settings: Settings) -> str:
             f"width) separates them.")
 
 
-def seed_case_text(store, seed: dict, electrolyte: str) -> str:
-    """Plain-text lines of the seed case (``ranking.seed_case``), for the terminal and reports."""
+def seed_case_text(seed: SeedCase) -> str:
+    """Plain-text lines of the seed case (``screening.api.seed_case``), for the terminal and reports."""
     lines = []
-    for f in (electrolyte, "LiI"):
-        r = store.lookup(f)
+    for r in (seed.electrolyte, seed.lii):
+        gap = "unknown" if r.band_gap_eV is None else f"{r.band_gap_eV:.2f} eV"
+        vm = "unknown" if r.molar_volume_cm3_per_mol is None else f"{r.molar_volume_cm3_per_mol:.2f} cm3/mol"
         lines.append(f"{r.formula:14s} {r.material_id:11s} E_f {r.formation_energy_eV_per_atom:8.4f} eV/atom  "
-                     f"E_hull {max(0, r.e_above_hull_eV_per_atom):.4f} eV/atom  gap {r.band_gap_eV:.2f} eV  "
-                     f"V_m {r.molar_volume_cm3_per_mol:.2f} cm3/mol")
-    for key in ("electrolyte_window", "lii_window"):
-        w = seed[key]
+                     f"E_hull {max(0, r.e_above_hull_eV_per_atom or 0):.4f} eV/atom  gap {gap}  V_m {vm}")
+    for w in (seed.electrolyte_window, seed.lii_window):
         ox = "inf" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.3f}"
         lines.append(f"window {w.formula:14s} {w.reduction_limit_V:.3f} - {ox} V  "
                      f"(reduction: {' + '.join(w.reduction_products) or 'stable vs Li'}; oxidation: {' + '.join(w.oxidation_products)})")
-    for key in ("electrolyte_li", "lii_li"):
-        rx = seed[key]
+    for rx in (seed.electrolyte_li, seed.lii_li):
         flag = "  [within DFT error]" if rx.within_dft_error and rx.reaction_energy_eV_per_atom < 0 else ""
         lines.append(f"{rx.reactants[0]} | {rx.reactants[1]}: {rx.reaction_energy_eV_per_atom:.4f} eV/atom{flag}: {rx.reaction}")
-    ip = seed["i2_interphase"]
+    ip = seed.i2_interphase
     prods = " + ".join(f"{n:g} {p}" if abs(n - 1) > 1e-9 else p for p, n in zip(ip.products, ip.product_amounts_per_formula_unit, strict=True))
+    vr = "unknown" if ip.volume_ratio is None else f"{ip.volume_ratio:.3f}"
+    gap = "unknown" if ip.min_product_band_gap_eV is None else f"{ip.min_product_band_gap_eV:.2f} eV"
     lines.append(f"I2 + {ip.li_consumed_per_formula_unit:g} Li -> {prods}: {ip.li_reaction_energy_eV_per_atom:.3f} eV/atom, "
-                 f"V(2 LiI)/V(I2) = {ip.volume_ratio:.3f}, {ip.electronic_character.value} (gap {ip.min_product_band_gap_eV:.2f} eV), "
+                 f"V(2 LiI)/V(I2) = {vr}, {ip.electronic_character.value} (gap {gap}), "
                  f"vs {ip.electrolyte}: {ip.electrolyte_reaction_energy_eV_per_atom:.4f} eV/atom")
     return "\n".join(lines)
 
@@ -84,42 +84,18 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _figure_inputs(store, df: pd.DataFrame, settings: Settings, n_curves: int = 3):
-    """Windows of the electrolyte and the top candidates' interphases, and the reaction curves of
-    the top candidates' interphase products with the electrolyte (the same kernel as the table)."""
-    ok = df[df["error"].fillna("") == ""]
-    names = [settings.electrolyte]
-    for r in ok.head(20).itertuples():
-        f = r.candidate if r.kind == "interlayer" else r.interphase.split(" + ")[0]
-        if f not in names and len(names) < 15:
-            names.append(f)
-    windows = [window(store, f) for f in names]
-    el = store.lookup(settings.electrolyte).formula
-    curves = []
-    for k, r in enumerate(ok.head(n_curves).itertuples(), 1):
-        product = r.interphase.split(" + ")[0]
-        if store.lookup(product).formula == el:
-            continue
-        curves.append((k, r.candidate, product, reaction_curve(store, product, settings.electrolyte)))
-    return windows, curves
-
-
-def report_files(store, df: pd.DataFrame, settings: Settings, provenance: dict, seed: str = "") -> dict[str, bytes]:
-    """Every file of a report folder (name -> bytes)."""
-    from screening import plots
-
-    windows, curves = _figure_inputs(store, df, settings)
-    ok = df[df["error"].fillna("") == ""]
-    pngs = {"ranking.png": _png(plots.ranking_chart(ok)), "windows.png": _png(plots.windows_chart(windows))}
-    divs = [interactive.to_div(interactive.ranking_figure(df), "fig-ranking"),
-            interactive.to_div(interactive.tradeoff_figure(df), "fig-tradeoff"),
-            interactive.to_div(interactive.windows_figure(windows), "fig-windows")]
-    for k, cand, product, kinks in curves:
-        title = f"#{k} {cand}: interphase {product} | {settings.electrolyte}"
-        pngs[f"reaction_{k}_{product}.png"] = _png(plots.reaction_curve(kinks, product, settings.electrolyte, title,
-                                                                        settings.tolerance_eV_per_atom))
-        divs.append(interactive.to_div(interactive.reaction_figure(kinks, product, settings.electrolyte, title,
-                                                                   settings.tolerance_eV_per_atom), f"fig-reaction-{k}"))
+def report_files(df: pd.DataFrame, settings: Settings, provenance: dict, figures: FigureInputs,
+                 seed: str = "") -> dict[str, bytes]:
+    """Every file of a report folder (name -> bytes): renders ``df`` and ``figures``, computes nothing."""
+    specs = {"ranking": figs.ranking_figure(df, 20, top_label), "windows": figs.windows_figure(list(figures.windows))}
+    divs = [figs.to_div(figs.ranking_figure(df, 25, top_label), "fig-ranking"), figs.to_div(figs.tradeoff_figure(df), "fig-tradeoff"),
+            figs.to_div(specs["windows"], "fig-windows")]
+    for c in figures.curves:
+        title = f"#{c.rank} {c.candidate}: interphase {c.product} | {settings.electrolyte}"
+        spec = figs.reaction_figure(list(c.kinks), c.product, settings.electrolyte, title, settings.tolerance_eV_per_atom)
+        specs[f"reaction_{c.rank}_{c.product}"] = spec
+        divs.append(figs.to_div(spec, f"fig-reaction-{c.rank}"))
+    pngs = {f"{name}.png": _png(figs.to_matplotlib(spec)) for name, spec in specs.items()}
     files = dict(pngs)
     files["report.md"] = markdown_report(df, settings, pngs, provenance, seed).encode()
     files["report.html"] = html_report(df, settings, divs, list(pngs), provenance, seed).encode()
@@ -141,13 +117,10 @@ def check_report_folder(folder, option: str = "--out"):
     return check_folder(folder, option, names=REPORT_NAMES, patterns=REPORT_PATTERNS)
 
 
-def write_report(store, df: pd.DataFrame, folder, settings: Settings | None = None, provenance: dict | None = None,
-                 seed: str = ""):
+def write_report(df: pd.DataFrame, folder, settings: Settings, provenance: dict, figures: FigureInputs, seed: str = ""):
     """Write a report folder (``screening.outputs.write_folder`` rules: a folder this tool did not
     write is refused, files it did not create are kept)."""
-    settings = settings or Settings()
-    provenance = provenance or prov_mod.record(settings, store=store)
-    return write_folder(folder, report_files(store, df, settings, provenance, seed))
+    return write_folder(folder, report_files(df, settings, provenance, figures, seed))
 
 
 # --------------------------------------------------------------------------- documents
@@ -262,7 +235,7 @@ def html_report(df: pd.DataFrame, settings: Settings, divs: list[str], pngs: lis
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Interphase screen vs {html.escape(settings.electrolyte)}</title>
 <style>{_STYLE}</style>
-<script>{interactive.plotly_js()}</script>
+<script>{figs.plotly_js()}</script>
 </head><body>
 <h1>Interphase screen against {html.escape(settings.electrolyte)} and Li metal</h1>
 <div class="prov">{prov}</div>

@@ -25,16 +25,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-from pymatgen.core import Composition, Element
-
+from screening.data.table import Phase
 from screening.errors import InputError
+from screening.phases import PhaseSource
 from screening.results import Caveat, CaveatKind, Result, unique_caveats
 from screening.settings import DFT_TOLERANCE_EV_PER_ATOM
 from screening.thermo import caveats
-from screening.thermo.windows import window
-
-LI = Element("Li")
+from screening.thermo.windows import stability_window
 
 
 @dataclass(frozen=True)
@@ -89,55 +86,41 @@ def reaction_text(a: str, na: float, b: str, nb: float, prods, li: float = 0.0) 
     return " + ".join(left) + " -> " + " + ".join(right)
 
 
-def _atoms_per_reduced(comp: Composition, non_li: bool) -> float:
-    red = comp.reduced_composition
-    return red.num_atoms - (red[LI] if non_li else 0.0)
+def _atoms_per_reduced(p: Phase, non_li: bool) -> float:
+    red = p.reduced_amounts
+    return sum(red.values()) - (red.get("Li", 0.0) if non_li else 0.0)
 
 
-def _to_full_basis(x: float, ca: Composition, cb: Composition) -> float:
+def _to_full_basis(x: float, a: Phase, b: Phase) -> float:
     """Mixing fraction over non-Li atoms -> over all atoms (pymatgen's conversion)."""
-    f1 = _atoms_per_reduced(ca, True) / ca.reduced_composition.num_atoms
-    f2 = _atoms_per_reduced(cb, True) / cb.reduced_composition.num_atoms
+    f1 = _atoms_per_reduced(a, True) / _atoms_per_reduced(a, False)
+    f2 = _atoms_per_reduced(b, True) / _atoms_per_reduced(b, False)
     return x * f2 / ((1 - x) * f1 + x * f2)
 
 
-def react(store, a, b, open_li_V: float | None = None,
-          tolerance_eV_per_atom: float = DFT_TOLERANCE_EV_PER_ATOM) -> Reaction:
+def _pair_system(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float | None):
+    if a.formula == b.formula:
+        raise InputError(f"A and B are both {a.formula}: give two different phases")
+    els = {*a.elements, *b.elements} | ({"Li"} if open_li_V is not None else set())
+    ps = phases.phase_set(els, include=[a, b])
+    mu = None if open_li_V is None else ps.element_energy("Li") - float(open_li_V)
+    return ps, ps.index_of(a.phase_id), ps.index_of(b.phase_id), mu
+
+
+def interface_reaction(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float | None = None,
+                       tolerance_eV_per_atom: float = DFT_TOLERANCE_EV_PER_ATOM) -> Reaction:
     """Most negative reaction energy of the A|B interface, closed or open to Li at ``open_li_V``
-    (V vs Li/Li+).  A and B: formulas, 'formula:id', phase ids, Compositions or entries."""
-    if open_li_V is not None:
-        try:
-            ok = np.isfinite(float(open_li_V)) and 0 <= float(open_li_V) <= 10
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise InputError(f"--open-li {open_li_V}: give a voltage vs Li/Li+ between 0 and 10 V")
-        open_li_V = float(open_li_V)
-    store, row_a = store.locate(a)
-    store, row_b = store.locate(b)
-    key = ("react", row_a.phase_id, row_b.phase_id, open_li_V, float(tolerance_eV_per_atom))
-    return store.memo(key, lambda: _react(store, row_a, row_b, open_li_V, float(tolerance_eV_per_atom)))
-
-
-def _react(store, row_a, row_b, open_li_V, tolerance) -> Reaction:
-    ca, cb = Composition(row_a.composition), Composition(row_b.composition)
-    if row_a.formula == row_b.formula:
-        raise InputError(f"A and B are both {row_a.formula}: give two different phases")
-    els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
-    if open_li_V is not None:
-        els |= {"Li"}
-    ps = store.system(els, include=[row_a.phase_id, row_b.phase_id])
-    ia, ib = ps.index_of(row_a.phase_id), ps.index_of(row_b.phase_id)
-    mu = None if open_li_V is None else ps.element_energy("Li") - open_li_V
-    ehull = (max(0.0, float(row_a.e_above_hull_eV_per_atom)), max(0.0, float(row_b.e_above_hull_eV_per_atom)))
+    (V vs Li/Li+), from the phases of the A+B(+Li) system."""
+    ps, ia, ib, mu = _pair_system(a, b, phases, open_li_V)
+    ehull = (max(0.0, a.e_above_hull_eV_per_atom or 0.0), max(0.0, b.e_above_hull_eV_per_atom or 0.0))
     try:
         fa, fb = ps.point(ps.amounts[ia], mu), ps.point(ps.amounts[ib], mu)
     except ValueError:
-        which = row_a.formula if ps.amounts[ia].sum() == ps.amounts[ia][ps.column("Li")] else row_b.formula
+        which = a.formula if ps.amounts[ia].sum() == ps.amounts[ia][ps.column("Li")] else b.formula
         raise InputError(f"{which} has no atoms besides Li: it cannot react with an open Li reservoir; "
-                         "drop --open-li or give a phase with other elements") from None
+                         "leave open_li_V out or give a phase with other elements", argument="open_li_V") from None
     if mu is None:
-        # closed: each reactant at the hull energy of its own composition (store's e_above_hull)
+        # closed: each reactant at the hull energy of its own composition (its e_above_hull removed)
         ea = ps.energy_per_atom[ia] - ehull[0]
         eb = ps.energy_per_atom[ib] - ehull[1]
     else:
@@ -146,7 +129,7 @@ def _react(store, row_a, row_b, open_li_V, tolerance) -> Reaction:
     energy, x, units = ps.mixing_minimum(fa, ea, fb, eb, mu)
     energy = 0.0 if abs(energy) < 1e-9 else float(energy)
     raw = decomposition = with_decomposition = None
-    warnings = list(store.caveats_for(ps.elements))
+    warnings = list(ps.caveats)
     if mu is None:
         raw = energy if max(ehull) <= 0.0 else float(ps.mixing_minimum(fa, ps.energy_per_atom[ia], fb, ps.energy_per_atom[ib])[0])
     else:
@@ -162,68 +145,60 @@ def _react(store, row_a, row_b, open_li_V, tolerance) -> Reaction:
         decomposition = float(x_with * d_a + (1 - x_with) * d_b)
         if abs(decomposition) < 1e-9:
             decomposition = 0.0
-        for row, d in ((row_a, d_a), (row_b, d_b)):
+        for p, d in ((a, d_a), (b, d_b)):
             if d < -1e-6:
-                warnings.append(_outside_window(store, row, open_li_V, d))
+                warnings.append(_outside_window(p, phases, open_li_V, d))
     reacts = energy < -1e-6
     if not reacts:
-        products = tuple(sorted({row_a.formula, row_b.formula}))
-        text = f"{row_a.formula} + {row_b.formula}: no reaction"
+        products = tuple(sorted({a.formula, b.formula}))
+        text = f"{a.formula} + {b.formula}: no reaction"
         ratio = None
         decided = []
     else:
         prods = sorted(ps.products(units, tol=1e-7), key=lambda p: p[0])
         products = tuple(f for f, _, _ in prods)
         decided = [j for _, _, j in prods]
-        na = x / _atoms_per_reduced(ca, mu is not None)
-        nb = (1 - x) / _atoms_per_reduced(cb, mu is not None)
+        na = x / _atoms_per_reduced(a, mu is not None)
+        nb = (1 - x) / _atoms_per_reduced(b, mu is not None)
         li = 0.0
         if mu is not None:
-            li_in = na * ca.reduced_composition[LI] + nb * cb.reduced_composition[LI]
-            li = sum(n * Composition(f)[LI] for f, n, _ in prods) - li_in
-        text = reaction_text(row_a.formula, na, row_b.formula, nb, [(f, n) for f, n, _ in prods], li)
-        ratio = x if mu is None else _to_full_basis(x, ca, cb)
+            li_in = na * a.reduced_amounts.get("Li", 0.0) + nb * b.reduced_amounts.get("Li", 0.0)
+            li = sum(n * ps.phase(j).reduced_amounts.get("Li", 0.0) for _, n, j in prods) - li_in
+        text = reaction_text(a.formula, na, b.formula, nb, [(f, n) for f, n, _ in prods], li)
+        ratio = x if mu is None else _to_full_basis(x, a, b)
     return Reaction(
-        reactants=(row_a.formula, row_b.formula),
-        material_ids=(str(row_a.phase_id), str(row_b.phase_id)),
+        reactants=(a.formula, b.formula),
+        material_ids=(a.phase_id, b.phase_id),
         reaction_energy_eV_per_atom=energy,
         mixing_ratio=None if ratio is None else float(ratio),
         products=products,
         reaction=text,
-        within_dft_error=bool(abs(energy) < tolerance),
-        open_li_V=open_li_V,
+        within_dft_error=bool(abs(energy) < tolerance_eV_per_atom),
+        open_li_V=None if open_li_V is None else float(open_li_V),
         raw_reaction_energy_eV_per_atom=None if raw is None else float(raw),
         decomposition_energy_eV_per_atom=decomposition,
         reaction_energy_with_decomposition_eV_per_atom=with_decomposition,
         e_above_hull_eV_per_atom=ehull,
-        tolerance_eV_per_atom=tolerance,
+        tolerance_eV_per_atom=float(tolerance_eV_per_atom),
         warnings=unique_caveats(warnings, caveats.for_rows(ps, decided)),
     )
 
 
-def _outside_window(store, row, volts: float, d: float) -> Caveat:
-    w = window(store, row.phase_id)
+def _outside_window(p: Phase, phases: PhaseSource, volts: float, d: float) -> Caveat:
+    w = stability_window(p, phases)
     ox = "no Li to remove" if w.oxidation_limit_V is None else f"{w.oxidation_limit_V:.2f} V"
     return Caveat(CaveatKind.OUTSIDE_WINDOW,
-                  f"{row.formula} is outside its stability window ({w.reduction_limit_V:.2f} V to {ox}) at {volts:g} V: "
+                  f"{p.formula} is outside its stability window ({w.reduction_limit_V:.2f} V to {ox}) at {volts:g} V: "
                   f"it decomposes on its own by {d:.3f} eV per non-Li atom",
                   "read decomposition_energy_eV_per_atom and reaction_energy_with_decomposition_eV_per_atom",
-                  row.formula)
+                  p.formula)
 
 
-def reaction_curve(store, a, b, open_li_V: float | None = None) -> list[tuple[float, float, str]]:
+def reaction_kinks(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float | None = None) -> list[tuple[float, float, str]]:
     """(mixing ratio x of A over all atoms, reaction energy, products) at every kink of the A|B
-    reaction line, reactants hull-referenced as in ``react`` (the kernel's mixing vertices;
-    pymatgen's ``InterfacialReactivity.get_kinks`` gives the same points)."""
-    store, ra = store.locate(a)
-    store, rb = store.locate(b)
-    ca, cb = Composition(ra.composition), Composition(rb.composition)
-    els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
-    if open_li_V is not None:
-        els |= {"Li"}
-    ps = store.system(els, include=[ra.phase_id, rb.phase_id])
-    ia, ib = ps.index_of(ra.phase_id), ps.index_of(rb.phase_id)
-    mu = None if open_li_V is None else ps.element_energy("Li") - float(open_li_V)
+    reaction line, reactants hull-referenced as in ``interface_reaction`` (the kernel's mixing
+    vertices; pymatgen's ``InterfacialReactivity.get_kinks`` gives the same points)."""
+    ps, ia, ib, mu = _pair_system(a, b, phases, open_li_V)
     fa, fb = ps.point(ps.amounts[ia], mu), ps.point(ps.amounts[ib], mu)
     if mu is None:
         ea, eb = ps.hull_energy_per_atom(ps.amounts[ia]), ps.hull_energy_per_atom(ps.amounts[ib])
@@ -233,6 +208,6 @@ def reaction_curve(store, a, b, open_li_V: float | None = None) -> list[tuple[fl
     for x, h, units in ps.mixing_vertices(fa, fb, mu):
         e = h - x * ea - (1 - x) * eb
         prods = " + ".join(f for f, _, _ in ps.products(units, tol=1e-7))
-        xf = x if mu is None else (_to_full_basis(x, ca, cb) if 0 < x < 1 else x)
+        xf = x if mu is None else (_to_full_basis(x, a, b) if 0 < x < 1 else x)
         out.append((float(xf), 0.0 if abs(e) < 1e-9 else float(e), prods))
     return out

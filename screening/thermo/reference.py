@@ -111,8 +111,7 @@ def pymatgen_reactivity(store, a, b, open_li_V: float | None = None, use_hull_en
     from pymatgen.analysis.interface_reactions import GrandPotentialInterfacialReactivity
     from pymatgen.analysis.phase_diagram import GrandPotentialPhaseDiagram
 
-    store, ra = store.locate(a)
-    store, rb = store.locate(b)
+    ra, rb = store.resolve(a), store.resolve(b)
     ca, cb = Composition(ra.composition).reduced_composition, Composition(rb.composition).reduced_composition
     els = {el.symbol for el in ca.elements} | {el.symbol for el in cb.elements}
     if open_li_V is not None:

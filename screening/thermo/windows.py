@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pymatgen.core import Composition, Element
-
+from screening.data.table import Phase
 from screening.errors import InputError
+from screening.hull import STABILIZE_MARGIN_EV_PER_ATOM
+from screening.phases import PhaseSet, PhaseSource
 from screening.results import Caveat, Result, unique_caveats
 from screening.thermo import caveats
-
-LI = Element("Li")
 
 
 @dataclass(frozen=True)
@@ -61,32 +60,40 @@ class Stage(Result):
     li_uptake_per_formula_unit: float
 
 
-def _prepare(store, phase):
-    """(store, row, composition, phase set of P + Li, row index, Li reference mu in eV/atom)."""
-    store, row = store.locate(phase)
-    comp = Composition(row.composition)
-    if comp.reduced_formula == "Li":
+def _li_system(phase: Phase, phases: PhaseSource) -> tuple[PhaseSet, int, float]:
+    """(phase set of the phase's system + Li including it, its row, the Li reference mu eV/atom)."""
+    if phase.formula == "Li":
         raise InputError("Li metal is the reference electrode: its window is not defined; give another phase")
-    ps = store.system({el.symbol for el in comp.elements} | {"Li"}, include=[row.phase_id])
-    return store, row, comp, ps, ps.index_of(row.phase_id), ps.element_energy("Li")
+    ps = phases.phase_set({*phase.elements, "Li"}, include=[phase])
+    return ps, ps.index_of(phase.phase_id), ps.element_energy("Li")
 
 
-def window(store, phase) -> Window:
-    """Electrochemical window of a phase (a formula picks its lowest-energy polymorph)."""
-    store, row, comp, ps, i, mu_li = _prepare(store, phase)
-    e_p, e_hull = ps.stabilized_energy(i)
+def stabilized(ps: PhaseSet, i: int, phase: Phase) -> tuple[float, float]:
+    """(total energy of row i placed just below the hull of the other phases, its e_above_hull):
+    the kernel's ``stabilized_energy``, without its LP for a phase on the hull (e_above_hull <= 0:
+    its own energy is the lower one)."""
+    ehull = phase.e_above_hull_eV_per_atom
+    if ehull is not None and ehull <= 0.0:
+        return (float(ps.energy_per_atom[i]) - STABILIZE_MARGIN_EV_PER_ATOM) * ps.n_atoms[i], 0.0
+    return ps.stabilized_energy(i)
+
+
+def stability_window(phase: Phase, phases: PhaseSource) -> Window:
+    """Electrochemical window of ``phase`` vs Li/Li+ from the phases of its system + Li."""
+    ps, i, mu_li = _li_system(phase, phases)
+    e_p, e_hull = stabilized(ps, i, phase)
     li_metal = {j for j, f in enumerate(ps.formulas) if f == "Li"}
     red = ps.li_exchange(i, e_p, +1.0)
     mu_red, red_units = red if red is not None else (mu_li, None)
     v_red = max(0.0, mu_li - mu_red)
     stable_li = v_red <= 1e-9
-    ox = ps.li_exchange(i, e_p, -1.0) if comp[LI] > 0 else None
+    ox = ps.li_exchange(i, e_p, -1.0) if phase.has_li else None
     red_products = () if stable_li or red_units is None else tuple(sorted(f for f, _, _ in ps.products(red_units, skip=li_metal)))
     ox_products = () if ox is None else tuple(sorted(f for f, _, _ in ps.products(ox[1], skip=li_metal)))
     decided = [] if stable_li or red_units is None else [j for _, _, j in ps.products(red_units)]
     return Window(
-        formula=row.formula,
-        material_id=str(row.phase_id),
+        formula=phase.formula,
+        material_id=phase.phase_id,
         reduction_limit_V=float(v_red),
         oxidation_limit_V=None if ox is None else float(mu_li + ox[0]),
         reduction_products=red_products,
@@ -94,27 +101,27 @@ def window(store, phase) -> Window:
         e_above_hull_eV_per_atom=float(e_hull),
         stable_against_li=bool(stable_li),
         chemsys="-".join(ps.elements),
-        warnings=unique_caveats(store.caveats_for(ps.elements), caveats.for_rows(ps, decided)),
+        warnings=unique_caveats(ps.caveats, caveats.for_rows(ps, decided)),
     )
 
 
-def staircase(store, phase) -> list[Stage]:
+def equilibrium_staircase(phase: Phase, phases: PhaseSource) -> list[Stage]:
     """Every equilibrium of a phase vs voltage, from 0 V upwards: the kernel's lithiation profile
     of the stabilized phase from fully delithiated to fully lithiated (pymatgen's
     ``get_element_profile`` gives the same stages)."""
-    store, row, comp, ps, i, mu_li = _prepare(store, phase)
-    e_p, _ = ps.stabilized_energy(i)
+    ps, i, mu_li = _li_system(phase, phases)
+    e_p, _ = stabilized(ps, i, phase)
     ps_stab = ps.with_energy(i, e_p)
-    red = comp.reduced_composition
+    red = phase.reduced_amounts
     amounts = ps.vector(red)
-    own_li = float(red[LI])
+    own_li = float(red.get("Li", 0.0))
     profile = ps_stab.lithiation_profile(amounts, mu_max=mu_li, li_min=0.0)
     stages = []
     for s in reversed(profile):
-        phases = tuple(sorted({f for f, _, _ in ps.products(s.amounts)} - {"Li"}))
+        phases_ = tuple(sorted({f for f, _, _ in ps.products(s.amounts)} - {"Li"}))
         low = 0.0 if s.mu_high is None else max(0.0, mu_li - s.mu_high)
         high = None if s.mu_low is None else max(0.0, mu_li - s.mu_low)
         if high is not None and high - low < 1e-9:
             continue
-        stages.append(Stage(float(low), None if high is None else float(high), phases, float(s.li - own_li)))
+        stages.append(Stage(float(low), None if high is None else float(high), phases_, float(s.li - own_li)))
     return stages

@@ -19,7 +19,7 @@ SAMPLE = {"Li", "I", "Mg", "O", "La", "Zr", "N"}
 @pytest.fixture(scope="module")
 def shipped_table():
     rows, info = cache.read_shipped()
-    return rows.all(), info
+    return rows.frame(), info
 
 
 @pytest.mark.shared
@@ -139,7 +139,7 @@ def test_artefacts_flagged_where_they_decide_a_result(store):
     """`window Mg`: MP's LiMg149 (mp-866755, 150 atoms) sets a 4.10 V 'reduction limit' and says so;
     without artefacts Mg takes up Li only at 0.22 V (LiMg5)."""
     from screening.results import CaveatKind
-    from screening.thermo.windows import window
+    from screening import window
 
     w = window(store, "Mg")
     assert w.reduction_limit_V == pytest.approx(4.104, abs=0.005) and w.reduction_products == ("LiMg149",)
@@ -153,7 +153,7 @@ def test_artefacts_flagged_where_they_decide_a_result(store):
 @pytest.mark.data
 def test_known_gga_failure_warns(store):
     """Graphite lithiates only to LiC12 on MP's GGA hull (LiC6 missing without van der Waals)."""
-    from screening.interphases import interphase
+    from screening import interphase
     from screening.results import CaveatKind
 
     ip = interphase(store, "C")

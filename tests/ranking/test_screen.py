@@ -7,18 +7,19 @@ import math
 import pandas as pd
 import pytest
 
+from screening import api
 from screening import ranking
-from screening.interphases import interphase
+from screening import interphase
 from screening.settings import Settings
-from screening.thermo.reactions import react
-from screening.thermo.windows import window
+from screening import react
+from screening import window
 
 pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")
 def default_screen(store):
-    return ranking.screen(store)
+    return api.screen(store)
 
 
 def test_candidate_list(store):
@@ -79,36 +80,36 @@ def test_stage_at_the_electrolyte_reduction_limit(store):
     """Against Li3PO4 (reduced below 0.69 V) Al2O3 is not yet an alloy former: the stage at that
     voltage is LiAlO2 + Al (from 0.81 V), the fully lithiated one Li2O + Li-Al; against Li3PS4
     (1.72 V) it is still pristine."""
-    df = ranking.screen(store, ["Al2O3", "I2", "LiF"], electrolyte="Li3PO4").set_index("candidate")
+    df = api.screen(store, ["Al2O3", "I2", "LiF"], electrolyte="Li3PO4").set_index("candidate")
     al = df.loc["Al2O3"]
     assert al.stage_voltage_V == pytest.approx(window(store, "Li3PO4").reduction_limit_V)
     assert al.stage_interphase == "Al + LiAlO2" and "Li2O" in al.interphase and "Al" not in al.interphase.split(" + ")
     assert df.loc["LiF", "stage_interphase"] == "LiF" and df.loc["I2", "stage_interphase"] == "LiI"
-    assert ranking.screen(store, ["Al2O3"], electrolyte="Li3PS4").stage_interphase.iloc[0] == "Al2O3"
+    assert api.screen(store, ["Al2O3"], electrolyte="Li3PS4").stage_interphase.iloc[0] == "Al2O3"
     assert al.stage_volume_ratio == pytest.approx(1.674, abs=0.005) and al.volume_ratio == pytest.approx(4.05, abs=0.01)
 
 
 def test_non_llzo_electrolyte(store):
-    df = ranking.screen(store, ["LiI", "Li2S", "LiF", "I2", "Li3N", "ZnO"], electrolyte="Li3PS4").set_index("candidate")
+    df = api.screen(store, ["LiI", "Li2S", "LiF", "I2", "Li3N", "ZnO"], electrolyte="Li3PS4").set_index("candidate")
     assert (df.electrolyte == "Li3PS4").all() and (df.error == "").all()
     assert df.loc["LiI", "electrolyte_reaction_energy_eV_per_atom"] == react(store, "LiI", "Li3PS4").reaction_energy_eV_per_atom
     assert df.loc["Li2S", "electrolyte_reaction_energy_eV_per_atom"] == pytest.approx(0.0)
 
 
 def test_errors_become_rows_not_gaps(store):
-    df = ranking.screen(store, ["LiI", "Li", "Li5O3"])
+    df = api.screen(store, ["LiI", "Li", "Li5O3"])
     assert len(df) == 3
     bad = df[df.candidate == "Li"].iloc[0]
     assert "anode itself" in bad.error and pd.isna(bad["rank"]) and math.isnan(bad.score)
 
 
 def test_polymorphs_by_id(store):
-    df = ranking.screen(store, ["LiI", "LiI:mp-22899"]).set_index("candidate")
+    df = api.screen(store, ["LiI", "LiI:mp-22899"]).set_index("candidate")
     assert df.loc["LiI", "material_id"] == "mp-570935" and df.loc["LiI:mp-22899", "material_id"] == "mp-22899"
     assert df.loc["LiI:mp-22899", "e_above_hull_eV_per_atom"] > 0.02
 
 
 def test_settings_reach_the_rows(store):
     s = Settings(tolerance_eV_per_atom=0.001)
-    df = ranking.screen(store, ["I2"], s).set_index("candidate")
+    df = api.screen(store, ["I2"], s).set_index("candidate")
     assert df.loc["I2", "electrolyte_penalty_eV_per_atom"] > 0  # LiI | LLZO, -7 meV/atom, counts at a 1 meV tolerance

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from screening import api
 from screening import provenance, ranking, report
 from screening.errors import InputError
 from screening.settings import Settings
@@ -13,12 +14,17 @@ pytestmark = pytest.mark.data
 
 @pytest.fixture(scope="module")
 def screened(store):
-    return ranking.screen(store, ["I2", "LiF", "ZnO", "Al2O3", "Li3N", "Li5O3"])
+    return api.screen(store, ["I2", "LiF", "ZnO", "Al2O3", "Li3N", "Li5O3"])
+
+
+@pytest.fixture(scope="module")
+def figures(store, screened):
+    return api.report_inputs(store, screened, Settings())
 
 
 @pytest.fixture(scope="module")
 def seed(store):
-    return report.seed_case_text(store, ranking.seed_case(store), "Li7La3Zr2O12")
+    return report.seed_case_text(api.seed_case(store))
 
 
 def test_seed_case_text_has_the_balanced_reaction(seed):
@@ -26,10 +32,10 @@ def test_seed_case_text_has_the_balanced_reaction(seed):
     assert "Li7La3Zr2O12 | Li: -0.0104 eV/atom  [within DFT error]" in seed
 
 
-def test_report_folder_is_complete_and_self_contained(store, screened, seed, tmp_path, monkeypatch):
+def test_report_folder_is_complete_and_self_contained(store, screened, figures, seed, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     s = Settings()
-    folder = report.write_report(store, screened, tmp_path / "rep", s, provenance.record(s, "screening test", store), seed)
+    folder = report.write_report(screened, tmp_path / "rep", s, provenance.record(s, "screening test", store), figures, seed)
     names = {p.name for p in folder.iterdir()}
     assert {"report.md", "report.html", "ranking.csv", "ranking.csv.provenance.json", "ranking.json", "ranking.png",
             "windows.png", ".screening-report.json"} <= names
@@ -46,20 +52,20 @@ def test_report_folder_is_complete_and_self_contained(store, screened, seed, tmp
     assert "| rank | candidate |" in md and "![ranking.png](ranking.png)" in md
 
 
-def test_failed_report_writes_nothing(store, screened, tmp_path, monkeypatch):
+def test_failed_report_writes_nothing(store, screened, figures, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(report, "html_report", boom)
     with pytest.raises(KeyboardInterrupt):
-        report.write_report(store, screened, tmp_path / "rep")
+        report.write_report(screened, tmp_path / "rep", Settings(), provenance.record(Settings(), "t", store), figures)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_foreign_folder_refused(store, screened, tmp_path):
+def test_foreign_folder_refused(store, screened, figures, tmp_path):
     mine = tmp_path / "notes"
     mine.mkdir()
     (mine / "thesis.tex").write_text("precious")
     with pytest.raises(InputError, match="not a screening report"):
-        report.write_report(store, screened, mine)
+        report.write_report(screened, mine, Settings(), provenance.record(Settings(), "t", store), figures)
     assert (mine / "thesis.tex").read_text() == "precious"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from screening.thermo.hull import HullSystem, hull_energies_per_atom
+from screening.hull import HullSystem, hull_energies_per_atom
 
 # Li-I: Li 0, I2 0, LiI -1.4 eV/atom, LiI3 -0.5 eV/atom (columns Li, I)
 AMOUNTS = np.array([[1, 0], [0, 2], [1, 1], [1, 3]], float)

@@ -3,7 +3,7 @@
 import pytest
 
 from screening.errors import InputError
-from screening.thermo.reactions import react, reaction_curve
+from screening import react, reaction_curve
 from screening.thermo.reference import pymatgen_reactivity
 
 

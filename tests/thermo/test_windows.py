@@ -4,7 +4,7 @@ import pytest
 
 from screening.errors import InputError
 from screening.thermo.reference import pymatgen_window
-from screening.thermo.windows import staircase, window
+from screening import staircase, window
 
 
 # --------------------------------------------------------------------------- toy systems
