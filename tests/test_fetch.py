@@ -26,9 +26,13 @@ from __future__ import annotations
 import copy
 import json
 import socket
+import sys
 import threading
+import time
 import uuid
 import warnings
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,7 +43,9 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.entries.compatibility import MaterialsProject2020Compatibility
 from pymatgen.entries.computed_entries import ComputedStructureEntry
 
-from screening.data.cache import read_table
+from screening.data import gaps as gaps_mod
+from screening.data import mp_api
+from screening.data.cache import read_shipped, read_table, write_table
 from screening.data.mp_api import fetch_chemsys, read_fetched
 from screening.store import PhaseStore
 from screening.errors import DataError, InputError
@@ -49,7 +55,8 @@ API_KEY = "abcdefghijklmnopqrstuvwxyz012345"  # mp-api insists on 32 characters
 assert len(API_KEY) == 32
 DB_VERSION = "2025.09.25"
 EMMET_VERSION = "0.87.3"  # >= mp-api's MIN_EMMET_VERSION, so no compatibility warning
-POTCARS = {"Li": "PAW_PBE Li_sv 10Sep2004", "O": "PAW_PBE O 08Apr2002", "F": "PAW_PBE F 08Apr2002"}
+POTCARS = {"Li": "PAW_PBE Li_sv 10Sep2004", "O": "PAW_PBE O 08Apr2002", "F": "PAW_PBE F 08Apr2002",
+           "I": "PAW_PBE I 08Apr2002", "Na": "PAW_PBE Na_pv 19Sep2006", "Cl": "PAW_PBE Cl 06Sep2000"}
 
 
 # --------------------------------------------------------------------------- the served data
@@ -83,8 +90,20 @@ MATERIALS = {
     "mp-841": (_li2o2(), -38.7650, 1.9743, {"Li": 1.0, "O": -1.0}),
 }
 LI2O_GAP = MATERIALS["mp-1960"][2]
+#: Li-I as MP has it (energies MP2020-corrected as in the shipped table, PBE gaps from MP): the
+#: lowest-energy LiI polymorph is the hexagonal mp-570935, not rock salt mp-22899.
+LI_I = {
+    "mp-23153": (Structure.from_spacegroup("Cmce", Lattice.orthorhombic(7.18, 4.71, 9.81), ["I"], [[0, 0.1543, 0.1174]])
+                 .get_primitive_structure(), -6.0961, 1.0141, {"I": 0.0}),
+    "mp-22899": (Structure.from_spacegroup("Fm-3m", Lattice.cubic(6.00), ["Li", "I"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+                 .get_primitive_structure(), -6.2048 + 0.379, 4.2306, {"Li": 1.0, "I": -1.0}),
+    "mp-570935": (Structure.from_spacegroup("P6_3mc", Lattice.hexagonal(4.48, 7.32), ["Li", "I"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.375]]),
+                  -12.5552 + 2 * 0.379, 4.3818, {"Li": 1.0, "I": -1.0}),
+}
 #: A material outside Li-O: served by the fake, must never reach the Li-O table.
-OTHER = {"mp-1138": (Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.03), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]]), -9.7820, 8.7)}
+OTHER = {"mp-1138": (Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.03), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]]), -9.7820, 8.7),
+         # F2: one molecule (1.42 A) in a 4 A cube, the F reference of Li-F fetches
+         "mp-561203": (Structure(Lattice.cubic(4.0), ["F", "F"], [[0, 0, 0], [0.355, 0, 0]]), -3.8236, 2.6)}
 
 #: MP serializes with pymatgen's historical module paths; serve exactly that.
 _LEGACY_MODULES = {
@@ -160,7 +179,7 @@ def _summary_doc(mid, structure, gap):
 def _dataset():
     """(thermo docs, summary docs, served GGA entries by material_id)."""
     thermo, summary, served = [], [], {}
-    for mid, (s, energy, gap, oxi) in {**MATERIALS, **{k: (*v, {}) for k, v in OTHER.items()}}.items():
+    for mid, (s, energy, gap, oxi) in {**MATERIALS, **LI_I, **{k: (*v, {}) for k, v in OTHER.items()}}.items():
         entry = _entry_dict(mid, s, energy, oxi)
         served[mid] = entry
         thermo.append(_thermo_doc(mid, s, entry, "GGA_GGA+U"))
@@ -173,6 +192,9 @@ def _dataset():
 
 
 THERMO_DOCS, SUMMARY_DOCS, SERVED = _dataset()
+_NACL = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.69), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure()
+#: rock-salt NaCl (mp-22862): never asked for; served only by a misbehaving server
+NACL_DOC = _thermo_doc("mp-22862", _NACL, _entry_dict("mp-22862", _NACL, -6.95, {"Na": 1.0, "Cl": -1.0}), "GGA_GGA+U")
 
 
 # --------------------------------------------------------------------------- the fake API server
@@ -184,9 +206,18 @@ class FakeMP:
         "materials/summary/": ("summary", {"chemsys", "formula", "material_ids", "batch_id_not_eq", "deprecated", "_fields", "_all_fields", "_limit", "_skip"}),
     }
 
-    def __init__(self, *, deny_status: int | None = None, heartbeat_status: int = 200):
+    def __init__(self, *, deny_status: int | None = None, heartbeat_status: int = 200, echo_key: bool = False,
+                 stall: tuple[str, ...] = (), stall_heartbeats_after: int | None = None,
+                 script: dict[str, list[tuple[int, dict]]] | None = None, tamper=None):
         self.deny_status = deny_status  # answer every data request with this status (bad key)
         self.heartbeat_status = heartbeat_status
+        self.echo_key = echo_key  # put the key sent into the error detail (as a careless server might)
+        self.stall = set(stall)  # routes that accept the request and never answer
+        self.stall_heartbeats_after = stall_heartbeats_after  # answer this many heartbeats, then stall
+        self.script = {k: list(v) for k, v in (script or {}).items()}  # route -> [(status, headers)] first
+        self.tamper = tamper  # (route name, docs) -> docs, after the query filter
+        self.release = threading.Event()  # set on stop: stalled requests end (connection closed)
+        self.n_heartbeats = 0
         self.prefix = f"/mp-{uuid.uuid4().hex[:8]}/"  # unique URL: mp-api caches heartbeats per endpoint
         self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
         self.docs = {"thermo": THERMO_DOCS, "summary": SUMMARY_DOCS}
@@ -200,11 +231,27 @@ class FakeMP:
                 parts = urlsplit(self.path)
                 params = parse_qs(parts.query, keep_blank_values=True)
                 fake.requests.append((parts.path, params, {k.lower(): v for k, v in self.headers.items()}))
-                status, body = fake.answer(parts.path, params, self.headers.get("x-api-key"))
+                route = parts.path[len(fake.prefix):]
+                if route.startswith("heartbeat"):
+                    fake.n_heartbeats += 1
+                    if fake.stall_heartbeats_after is not None and fake.n_heartbeats > fake.stall_heartbeats_after:
+                        route = "heartbeat-stalled"
+                if route in fake.stall or route == "heartbeat-stalled":
+                    fake.release.wait()
+                    self.close_connection = True
+                    return
+                extra = {}
+                if fake.script.get(route):
+                    status, extra = fake.script[route].pop(0)
+                    body = {"detail": f"scripted {status}"}
+                else:
+                    status, body = fake.answer(parts.path, params, self.headers.get("x-api-key"))
                 raw = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
+                for k, v in extra.items():
+                    self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(raw)
 
@@ -219,6 +266,7 @@ class FakeMP:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()  # joins request threads
         self.thread.join(timeout=5)
@@ -236,7 +284,8 @@ class FakeMP:
             return 404, {"detail": "Not Found"}
         if self.deny_status is not None or key != API_KEY:
             status = self.deny_status or 401
-            return status, {"detail": "Invalid API key" if status == 401 else "Forbidden: API key not authorized"}
+            detail = "Invalid API key" if status == 401 else "Forbidden: API key not authorized"
+            return status, {"detail": f"{detail} {key!r}" if self.echo_key else detail}
         name, allowed = self.ROUTES[route]
         if unknown := set(params) - allowed:
             return 400, {"detail": f"Unknown query parameter(s): {sorted(unknown)}"}
@@ -253,6 +302,8 @@ class FakeMP:
             docs = [d for d in docs if d["material_id"] in wanted]
         if "batch_id_not_eq" in one:
             docs = [d for d in docs if d.get("batch_id") != one["batch_id_not_eq"]]
+        if self.tamper is not None:
+            docs = self.tamper(name, copy.deepcopy(docs))
         total = len(docs)
         skip, limit = int(one.get("_skip", 0)), int(one.get("_limit", 100))
         docs = docs[skip:skip + limit]
@@ -283,6 +334,15 @@ def no_env_key(monkeypatch):
     monkeypatch.delenv("MP_API_ENDPOINT", raising=False)
 
 
+@pytest.fixture
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr(mp_api, "BACKOFF_S", (0.05, 0.05, 0.05))
+
+
+def _calibration() -> gaps_mod.Calibration:
+    return gaps_mod.Calibration(**read_shipped()[1]["gap_calibration"])
+
+
 def _only_fetch_files(cache) -> list[str]:
     return sorted(str(p.relative_to(cache)) for p in cache.rglob("*"))
 
@@ -309,7 +369,7 @@ def test_fetch_writes_mp_api_table(tmp_path, fake_mp, no_env_key):
 
     table, report = read_table(path)
     table = table.frame()
-    assert report == {"chemsys": "Li-O", "n_entries": 4}
+    assert report == {"chemsys": "Li-O", "n_entries": 4, "format": mp_api.FORMAT}
     assert sorted(table.phase_id) == sorted(MATERIALS)
     assert (table.source == "mp-api").all() and (table.origin == "mp-api").all()
     assert "mp-1138" not in set(table.material_id)
@@ -325,7 +385,7 @@ def test_fetch_writes_mp_api_table(tmp_path, fake_mp, no_env_key):
         assert row.raw_energy_eV == pytest.approx(raw, abs=1e-9)
         assert row.energy_eV == pytest.approx(_corrected(entry), abs=1e-9)
         assert row.correction_eV == pytest.approx(_corrected(entry) - raw, abs=1e-9)
-        assert row.band_gap_eV == pytest.approx(gap, abs=1e-12)
+        assert row.band_gap_pbe_eV == pytest.approx(gap, abs=1e-12)  # MP's PBE gap, kept
         fu = comp.get_reduced_composition_and_factor()[1]
         vm = s.volume / fu * 1e-24 * N_A
         assert row.molar_volume_cm3_per_mol == pytest.approx(vm, rel=1e-6)
@@ -338,8 +398,17 @@ def test_fetch_writes_mp_api_table(tmp_path, fake_mp, no_env_key):
     assert li2o.raw_energy_eV == -14.2690
     assert li2o.correction_eV == pytest.approx(-0.687, abs=1e-9)  # MP2020 oxide anion correction, 1 O
     assert li2o.energy_eV == pytest.approx(-14.9560, abs=1e-9)
-    assert li2o.band_gap_eV == LI2O_GAP == 4.9
-    assert li2o.band_gap_source == "mp-api summary (PBE)"
+    # band gaps as for shipped phases: measured first (Li2O, Li2O2), else PBE corrected (O2), 0 stays 0 (Li)
+    assert li2o.band_gap_eV == 7.02 and li2o.band_gap_origin == "measured"
+    assert li2o.band_gap_pbe_eV == LI2O_GAP == 4.9
+    assert "measured_band_gaps.csv row 9" in li2o.band_gap_source
+    assert t.loc["mp-841"].band_gap_eV == 3.0 and t.loc["mp-841"].band_gap_origin == "measured"
+    cal = _calibration()
+    o2 = t.loc["mp-12957"]
+    assert o2.band_gap_origin == "pbe-corrected"
+    assert o2.band_gap_eV == pytest.approx(cal.a * 6.9284 + cal.b, abs=1e-9) and o2.band_gap_pbe_eV == 6.9284
+    assert "mp-api summary" in o2.band_gap_source and cal.text() in o2.band_gap_source
+    assert t.loc["mp-135"].band_gap_eV == 0.0 and t.loc["mp-135"].band_gap_origin == "pbe-corrected"
     assert t.loc["mp-841"].correction_eV == pytest.approx(4 * -0.465, abs=1e-9)  # peroxide, 4 O
     assert t.loc["mp-135"].correction_eV == 0.0 and t.loc["mp-12957"].correction_eV == 0.0
 
@@ -382,7 +451,7 @@ def test_merge_fetched_replaces_li_o(tmp_path, fake_mp, no_env_key, store):
     assert row.formation_energy_eV_per_atom == pytest.approx((e_li2o - 2 * e_li - e_o) / 3, abs=1e-9)
     assert row.e_above_hull_eV_per_atom == pytest.approx(0.0, abs=1e-6)
     assert np.isnan(row.placed_e_above_hull_eV_per_atom)
-    assert row.band_gap_eV == LI2O_GAP
+    assert row.band_gap_eV == 7.02 and row.band_gap_origin == "measured" and row.band_gap_pbe_eV == LI2O_GAP
     s = MATERIALS["mp-1960"][0]
     assert row.molar_volume_cm3_per_mol == pytest.approx(s.volume * 1e-24 * N_A, rel=1e-6)
     found = merged.lookup("Li2O")
@@ -434,7 +503,7 @@ def test_heartbeat_forbidden(tmp_path, no_env_key):
     assert _only_fetch_files(tmp_path) == []
 
 
-def test_server_not_listening(tmp_path, no_env_key):
+def test_server_not_listening(tmp_path, no_env_key, fast_backoff):
     # a port we hold bound but never listen on: connections are refused, and nobody else can take it
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -450,3 +519,291 @@ def test_bad_chemsys(tmp_path, fake_mp, no_env_key, chemsys):
         fetch_chemsys(chemsys, tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
     assert _only_fetch_files(tmp_path) == []
     assert fake_mp.requests == []
+
+
+# --------------------------------------------------------------------------- band gaps like shipped phases
+def test_li_i_band_gaps_measured_first(tmp_path, fake_mp, no_env_key):
+    fetch_chemsys("Li-I", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
+    rows, systems = read_fetched(tmp_path)
+    assert systems == ["Li-I"]
+    t = rows.set_index("phase_id")
+    assert sorted(t.index) == sorted(["mp-135", *LI_I])
+    cal = _calibration()
+    # the lowest-energy LiI polymorph takes the curated measured gap; MP's PBE gap is kept beside it
+    lii = t.loc["mp-570935"]
+    assert lii.band_gap_eV == 5.9 and lii.band_gap_origin == "measured"
+    assert lii.band_gap_pbe_eV == 4.3818
+    assert "measured_band_gaps.csv row 5" in lii.band_gap_source
+    # the other polymorph and I2: PBE corrected with the shipped calibration
+    rs = t.loc["mp-22899"]
+    assert rs.band_gap_origin == "pbe-corrected" and rs.band_gap_pbe_eV == 4.2306
+    assert rs.band_gap_eV == pytest.approx(cal.a * 4.2306 + cal.b, abs=1e-9)
+    assert t.loc["mp-23153"].band_gap_eV == pytest.approx(cal.a * 1.0141 + cal.b, abs=1e-9)
+    lowest = rows.assign(epa=rows.energy_eV / rows.n_atoms).sort_values("epa").drop_duplicates("formula")
+    assert lowest.set_index("formula").loc["LiI"].phase_id == "mp-570935"
+
+
+def test_tagged_measured_gap_follows_its_mp_id(tmp_path, no_env_key):
+    # LiF's curated row is tagged [mp-1138]: it goes to that id even when a lower-energy LiF is
+    # served (mp-1009009 here: a made-up polymorph 5 meV/atom below rock salt)
+    low = copy.deepcopy(next(d for d in THERMO_DOCS if d["material_id"] == "mp-1138" and d["thermo_type"] == "GGA_GGA+U"))
+    entry = next(iter(low["entries"].values()))
+    low["material_id"] = entry["data"]["material_id"] = entry["data"]["task_id"] = "mp-1009009"
+    entry["entry_id"] = "mp-1009009-GGA"
+    entry["energy"] -= 0.01
+    summary = {**next(d for d in SUMMARY_DOCS if d["material_id"] == "mp-1138"), "material_id": "mp-1009009", "band_gap": 8.0}
+    server = FakeMP(tamper=lambda name, docs: docs + ([low] if name == "thermo" else [summary])).start()
+    try:
+        fetch_chemsys("Li-F", tmp_path, api_key=API_KEY, endpoint=server.url)
+    finally:
+        server.stop()
+    t = read_fetched(tmp_path)[0].set_index("phase_id")
+    assert t.loc["mp-1138"].band_gap_eV == 13.6 and t.loc["mp-1138"].band_gap_origin == "measured"
+    assert t.loc["mp-1009009"].band_gap_origin == "pbe-corrected"
+
+
+# --------------------------------------------------------------------------- deadline and retries
+def test_server_that_never_answers_times_out(tmp_path, no_env_key):
+    server = FakeMP(stall=("heartbeat",)).start()  # accepts every connection, answers nothing
+    try:
+        start = time.monotonic()
+        with pytest.raises(DataError, match=r"did not answer Li-O within 1.5 s") as err:
+            fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=server.url, timeout=1.5)
+        elapsed = time.monotonic() - start
+    finally:
+        server.stop()
+    assert elapsed < 1.5 + 1.0
+    assert "\n" not in str(err.value) and "SCREENING_FETCH_TIMEOUT" in str(err.value)
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert _only_fetch_files(tmp_path) == []
+
+
+def test_stalled_data_route_times_out_from_env(tmp_path, no_env_key, monkeypatch):
+    monkeypatch.setenv("SCREENING_FETCH_TIMEOUT", "1.5")
+    server = FakeMP(stall=("materials/thermo/",)).start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(DataError, match="within 1.5 s"):
+            fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=server.url)
+        elapsed = time.monotonic() - start
+    finally:
+        server.stop()
+    assert server.data_requests("materials/thermo/")  # it got past the heartbeats
+    assert elapsed < 1.5 + 1.0
+    assert _only_fetch_files(tmp_path) == []
+
+
+def test_mp_api_heartbeat_without_timeout_is_bounded(tmp_path, no_env_key):
+    # our heartbeat check is answered; mp-api's own (bare requests.get, no timeout) hangs: the
+    # deadline still holds, and the abandoned worker ends when the server goes away
+    server = FakeMP(stall_heartbeats_after=1).start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(DataError, match="within 1.5 s"):
+            fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=server.url, timeout=1.5)
+        assert time.monotonic() - start < 1.5 + 1.0
+        assert server.n_heartbeats == 2
+    finally:
+        server.stop()
+    assert _only_fetch_files(tmp_path) == []
+    for th in threading.enumerate():
+        if th.name == "screening-mp-fetch":
+            th.join(timeout=5)
+            assert not th.is_alive()
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("inf"), float("nan"), 1e6, "soon"])
+def test_bad_timeout_argument(tmp_path, fake_mp, no_env_key, timeout):
+    with pytest.raises(InputError, match="timeout="):
+        fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=fake_mp.url, timeout=timeout)
+    assert fake_mp.requests == []
+
+
+def test_bad_timeout_env(tmp_path, fake_mp, no_env_key, monkeypatch):
+    monkeypatch.setenv("SCREENING_FETCH_TIMEOUT", "ten")
+    with pytest.raises(InputError, match="SCREENING_FETCH_TIMEOUT='ten'"):
+        fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
+    assert fake_mp.requests == []
+
+
+@pytest.mark.parametrize("retry_after", ["3600", "date"])
+def test_long_retry_after_fails_at_once(tmp_path, no_env_key, retry_after):
+    if retry_after == "date":
+        retry_after = format_datetime(datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True)
+    server = FakeMP(script={"materials/thermo/": [(429, {"Retry-After": retry_after})]}).start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(DataError, match=r"HTTP 429\) and asks to retry after 3[56]\d\d s") as err:
+            fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=server.url)
+        elapsed = time.monotonic() - start
+    finally:
+        server.stop()
+    assert elapsed < 5  # not an hour
+    assert "run it again after" in str(err.value) and "UTC" in str(err.value)
+    assert len(server.data_requests("materials/thermo/")) == 1
+    assert _only_fetch_files(tmp_path) == []
+
+
+def test_short_retry_after_is_honoured(tmp_path, no_env_key):
+    server = FakeMP(script={"materials/thermo/": [(503, {"Retry-After": "1"})]}).start()
+    try:
+        start = time.monotonic()
+        path = fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=server.url)
+        elapsed = time.monotonic() - start
+    finally:
+        server.stop()
+    assert path.is_file()
+    assert len(server.data_requests("materials/thermo/")) == 2
+    assert elapsed >= 1.0
+
+
+def test_retries_are_bounded(tmp_path, no_env_key, fast_backoff):
+    server = FakeMP(script={"materials/summary/": [(502, {})] * 10}).start()
+    try:
+        with pytest.raises(DataError, match="502"):
+            fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=server.url)
+    finally:
+        server.stop()
+    assert len(server.data_requests("materials/summary/")) == mp_api.RETRIES + 1
+    assert _only_fetch_files(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- every document checked
+def _entry_of(doc):
+    return next(iter(doc["entries"].values()))
+
+
+def _edit_thermo(mid, edit):
+    def tamper(name, docs):
+        if name == "thermo":
+            for d in docs:
+                if d["material_id"] == mid and d["thermo_type"] == "GGA_GGA+U":
+                    edit(d)
+        return docs
+    return tamper
+
+
+def _edit_gap(mid, gap):
+    def tamper(name, docs):
+        if name == "summary":
+            for d in docs:
+                if d["material_id"] == mid:
+                    d["band_gap"] = gap
+        return docs
+    return tamper
+
+
+def _r2scan_doc(name, docs):
+    if name == "thermo":
+        r2 = copy.deepcopy(next(d for d in THERMO_DOCS if d["material_id"] == "mp-1960" and d["thermo_type"] == "GGA_GGA+U_R2SCAN"))
+        docs.append({**r2, "thermo_type": "GGA_GGA+U"})
+    return docs
+
+
+def _scale_cell(d):
+    lat = _entry_of(d)["structure"]["lattice"]
+    lat["matrix"] = (np.array(lat["matrix"]) * 20).tolist()
+
+
+def _set_raw(value):
+    return lambda d: _entry_of(d).__setitem__("energy", value)
+
+
+def _bad_species(d):
+    _entry_of(d)["structure"]["sites"][0]["species"][0]["element"] = "Xx"
+
+
+BAD_DOCUMENTS = {
+    "outside": (lambda name, docs: docs + ([copy.deepcopy(NACL_DOC)] if name == "thermo" else []),
+                r"mp-22862 \(NaCl\) is outside Li-O"),
+    "run_type": (_r2scan_doc, r"mp-1960 \(Li2O\) has run type r2SCAN, not GGA/GGA\+U"),
+    "energy": (_edit_thermo("mp-1960", _set_raw(-100.0)), r"mp-1960 \(Li2O\) has -33.\d+ eV/atom \(\|E\| > 20\)"),
+    "formation": (_edit_thermo("mp-1960", _set_raw(-41.06)), r"mp-1960 \(Li2O\) has a formation energy of -11(\.\d+)? eV/atom \(outside -10\.\.5\)"),
+    "no_reference": (lambda name, docs: [d for d in docs if d.get("chemsys") != "O"] if name == "thermo" else docs,
+                     "no elemental reference for O"),
+    "volume": (_edit_thermo("mp-1960", _scale_cell), r"mp-1960 \(Li2O\) has a cell volume of .* A\^3/atom"),
+    "negative_gap": (_edit_gap("mp-1960", -1.0), r"mp-1960 has band gap -1.0 eV"),
+    "huge_gap": (_edit_gap("mp-841", 1e6), r"mp-841 has band gap 1000000.0 eV"),
+    "composition": (_edit_thermo("mp-1960", _bad_species), "could not be read"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DOCUMENTS))
+def test_bad_document_caches_nothing(tmp_path, no_env_key, case):
+    tamper, message = BAD_DOCUMENTS[case]
+    server = FakeMP(tamper=tamper).start()
+    try:
+        with pytest.raises(DataError, match=message) as err:
+            fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=server.url)
+    finally:
+        server.stop()
+    assert "\n" not in str(err.value) and "nothing was cached" in str(err.value)
+    assert _only_fetch_files(tmp_path) == []
+
+
+def test_bad_response_keeps_previous_fetch(tmp_path, fake_mp, no_env_key):
+    path = fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    fake_mp.tamper = BAD_DOCUMENTS["outside"][0]
+    with pytest.raises(DataError, match="outside Li-O"):
+        fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert "mp-22862" not in set(read_fetched(tmp_path)[0].phase_id)
+    assert path.is_file()
+
+
+def test_unchecked_old_fetch_is_refused(tmp_path, fake_mp, no_env_key):
+    # a file written before the checks (no "format" in its info) may hold anything: refetch it
+    path = fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
+    table, info = read_table(path)
+    write_table(table.frame(), {k: v for k, v in info.items() if k != "format"}, path)
+    with pytest.raises(DataError, match=r"older screening without checks: fetch it again \(screening fetch --chemsys Li-O\)"):
+        read_fetched(tmp_path)
+
+
+# --------------------------------------------------------------------------- secrets
+BAD_KEYS = {
+    "trailing_newline": API_KEY + "\n",
+    "inner_newline": API_KEY[:16] + "\r\n" + API_KEY[16:],
+    "non_ascii": API_KEY[:10] + "é" + API_KEY[11:],
+    "space": API_KEY[:10] + " " + API_KEY[11:],
+}
+
+
+@pytest.mark.parametrize("via", ["argument", "env"])
+@pytest.mark.parametrize("case", sorted(BAD_KEYS))
+def test_bad_api_key_is_refused_unshown(tmp_path, fake_mp, no_env_key, monkeypatch, case, via):
+    key = BAD_KEYS[case]
+    if via == "env":
+        monkeypatch.setenv("MP_API_KEY", key)
+    with pytest.raises(InputError, match="API key .* contains") as err:
+        fetch_chemsys("Li-O", tmp_path, api_key=key if via == "argument" else None, endpoint=fake_mp.url)
+    msg = str(err.value)
+    assert "\n" not in msg and API_KEY[:8] not in msg and key.strip() not in msg
+    assert err.value.__cause__ is None and err.value.__context__ is None
+    assert fake_mp.requests == []
+    assert _only_fetch_files(tmp_path) == []
+
+
+def test_key_scrubbed_from_client_errors(tmp_path, no_env_key):
+    server = FakeMP(deny_status=401, echo_key=True).start()
+    try:
+        with pytest.raises(DataError, match="401") as err:
+            fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=server.url)
+    finally:
+        server.stop()
+    assert any(API_KEY in json.dumps(h) for _, _, h in server.requests)  # the key was sent...
+    msg = str(err.value)
+    assert API_KEY not in msg and "***" in msg and "\n" not in msg  # ...and never shown
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+# --------------------------------------------------------------------------- optional extra
+def test_missing_mp_api_names_the_extra(tmp_path, fake_mp, no_env_key, monkeypatch):
+    for name in [m for m in sys.modules if m == "mp_api" or m.startswith("mp_api.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # import of these now raises ImportError
+    with pytest.raises(InputError, match=r"needs the mp-api package: pip install 'screening\[fetch\]'") as err:
+        fetch_chemsys("Li-O", tmp_path, api_key=API_KEY, endpoint=fake_mp.url)
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert fake_mp.requests == []
+    assert _only_fetch_files(tmp_path) == []
