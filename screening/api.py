@@ -26,7 +26,7 @@ from screening.ranking.figures import FigureInputs, SeedCase, figure_inputs, see
 from screening.ranking.rows import Candidate, evaluate_all, rows_frame
 from screening.settings import Settings, Weights, as_settings, check_number, check_voltage
 from screening.store import PhaseStore
-from screening.thermo.reactions import Reaction, interface_reaction, reaction_kinks
+from screening.thermo.reactions import Kink, Reaction, interface_reaction, reaction_kinks
 from screening.thermo.windows import Stage, Window, equilibrium_staircase, stability_window
 
 _FROM_SETTINGS = object()  # "the electrolyte of the settings"
@@ -95,8 +95,8 @@ def react(store: PhaseStore, a, b, open_li_V: float | None = None, tolerance_eV_
 
 
 def reaction_curve(store: PhaseStore, a, b, open_li_V: float | None = None, *,
-                   settings: Settings | None = None) -> list[tuple[float, float, str]]:
-    """(mixing ratio x of A, reaction energy, products) at every kink of the A|B reaction line."""
+                   settings: Settings | None = None) -> list[Kink]:
+    """Every kink of the A|B reaction line: mixing ratio x of A, reaction energy, products."""
     s = as_settings(settings)
     v = check_voltage("open_li_V", open_li_V)
     src = _source(store, s)
@@ -197,10 +197,10 @@ def screen(store: PhaseStore, candidates=None, settings: Settings | None = None,
     if progress is not None and not callable(progress):
         raise TypeError("progress must be a callable(done, total, name) or None")
     src = _source(store, s)
+    cand = resolve_candidates(src, candidates)
     el = check_electrolyte(src, s.electrolyte if electrolyte is None else electrolyte)
     if electrolyte is not None:  # the settings record the electrolyte used (an entry by its id)
         s = s.with_(electrolyte=electrolyte.strip() if isinstance(electrolyte, str) else el.phase_id)
-    cand = resolve_candidates(src, candidates)
     v_red = stability_window(el, src).reduction_limit_V
     rows = (runner or evaluate_all)(src, cand, s, el, v_red, progress)
     df = rows_frame(rows)

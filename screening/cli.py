@@ -606,7 +606,7 @@ def _emit_screen(run: Run, store, df, fmt, target, settings, top):
         if failed.head(top).any():
             cols.append("error")
         _table(f"screen vs {settings.electrolyte} (top {min(top, len(df))} of {len(df)})",
-               [report.HEADERS.get(c, c) for c in cols], [list(r) for r in df[cols].head(top).itertuples(index=False)])
+               [report.header(c) for c in cols], [list(r) for r in df[cols].head(top).itertuples(index=False)])
 
 
 @app.command()
@@ -667,7 +667,7 @@ def demo(ctx: typer.Context,
     run.wrote(folder)
     cols = ["rank_label", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",
             "electrolyte_reaction_energy_eV_per_atom"]
-    _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", [report.HEADERS.get(c, c) for c in cols],
+    _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", [report.header(c) for c in cols],
            [list(r) for r in df[cols].head(10).itertuples(index=False)])
     _err(f"report: {folder}/report.html  ({time.perf_counter() - t0:.1f} s)")
 

@@ -116,6 +116,44 @@ class Decomposition:
 
 
 @dataclass(frozen=True)
+class Stabilized:
+    """A phase placed just below the hull of the other phases: its total energy (eV) there and its
+    own e_above_hull (eV/atom)."""
+
+    energy_eV: float
+    e_above_hull_eV_per_atom: float
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """Cheapest Li exchange of a phase P: energy per Li exchanged (eV) and the product formula
+    units per formula unit of P."""
+
+    energy_eV_per_li: float
+    units: np.ndarray
+
+
+@dataclass(frozen=True)
+class Mixing:
+    """A point of a pseudo-binary mixing line x A + (1-x) B: energy per (non-Li) atom of mixture,
+    x, and product formula units per atom of mixture."""
+
+    energy: float
+    x: float
+    units: np.ndarray
+
+
+@dataclass(frozen=True)
+class GrandMinimum:
+    """Lowest grand potential of some non-Li amounts plus any Li: G = E - mu N_Li (eV), the Li
+    atoms taken and the stored formula units of each row."""
+
+    energy_eV: float
+    li: float
+    units: np.ndarray
+
+
+@dataclass(frozen=True)
 class ProfileStage:
     """A vertex of the lithiation profile of a composition P: the equilibrium phases when P holds
     ``li`` Li atoms (per formula unit of the target), reached once mu_Li exceeds ``mu_low``
@@ -234,24 +272,23 @@ class HullSystem:
         """Energy of row i above the hull at its composition (eV/atom, >= 0 up to round-off)."""
         return float(self.energy_per_atom[i] - self.hull_energy_per_atom(self.amounts[i]))
 
-    def stabilized_energy(self, i: int) -> tuple[float, float]:
-        """(total energy of row i placed just below the hull of the other phases, its
-        e_above_hull in eV/atom).  A phase below that hull keeps its energy."""
+    def stabilized_energy(self, i: int) -> Stabilized:
+        """Row i placed just below the hull of the other phases (a phase below that hull keeps its
+        energy, minus the margin), and its e_above_hull."""
         own = float(self.energy_per_atom[i])
         try:
             others = self.hull_energy_per_atom(self.amounts[i], exclude=(i,))
         except ValueError:  # the only phase reaching its composition
             others = np.inf
         e_hull = max(0.0, own - min(own, others))
-        return (min(own, others) - STABILIZE_MARGIN_EV_PER_ATOM) * self.n_atoms[i], e_hull
+        return Stabilized((min(own, others) - STABILIZE_MARGIN_EV_PER_ATOM) * self.n_atoms[i], e_hull)
 
     # ---- Li exchange (windows)
-    def li_exchange(self, i: int, energy_eV: float, dn: float) -> tuple[float, np.ndarray] | None:
+    def li_exchange(self, i: int, energy_eV: float, dn: float) -> Exchange | None:
         """Cheapest P + dn Li -> products for row P = i at total energy ``energy_eV``, per Li:
         min (E(products) - E(P)) / |dn| over product sets (a linear-fractional program solved
         as one LP, Charnes-Cooper), dn = +1 (reduction) or -1 (oxidation).
 
-        Returns (that energy in eV per Li, product formula units per formula unit of P), or
         None when no product set exists.  P is unstable once mu_Li > value (reduction) or
         mu_Li < -value (oxidation).
         """
@@ -267,23 +304,22 @@ class HullSystem:
         units = np.zeros(len(self))
         if t > 1e-9:
             units[idx] = res.x[:-1] / t
-        return res.value, units
+        return Exchange(res.value, units)
 
     # ---- interface reactions
-    def mixing_minimum(self, fa, ea: float, fb, eb: float, mu_li: float | None = None):
+    def mixing_minimum(self, fa, ea: float, fb, eb: float, mu_li: float | None = None) -> Mixing:
         """Most negative reaction energy of the pseudo-binary x A + (1-x) B.
 
         ``fa``, ``fb``: atomic fractions of the reactants (over non-Li atoms when open to Li);
         ``ea``, ``eb``: their energies per (non-Li) atom.  The energy at x is
         E_hull(x fa + (1-x) fb) - x ea - (1-x) eb; its minimum over x and product sets is one LP.
-        Returns (energy per atom of mixture, x, product formula units per atom of mixture).
         """
-        value, x, units = self._mixture_lp(fa, fb, ea - eb, mu_li)
-        return value - eb, x, units
+        m = self._mixture_lp(fa, fb, ea - eb, mu_li)
+        return Mixing(m.energy - eb, m.x, m.units)
 
-    def _mixture_lp(self, fa, fb, slope: float, mu_li: float | None):
+    def _mixture_lp(self, fa, fb, slope: float, mu_li: float | None) -> Mixing:
         """min over x in [0, 1] and product sets of H(x) - slope x, H = hull energy of the mixture
-        x fa + (1-x) fb: (value, x, product formula units per atom of mixture)."""
+        x fa + (1-x) fb."""
         rows, frac, e, atoms = self.basis(mu_li)
         a_eq = np.hstack([frac.T, -(np.asarray(fa, float) - np.asarray(fb, float))[:, None]])
         res = solve_lp(np.concatenate([e, [-slope]]), a_eq, np.asarray(fb, float), bounds=[(0, None)] * len(e) + [(0, 1)])
@@ -291,23 +327,23 @@ class HullSystem:
             raise ValueError("no phase combination reaches the mixture")
         units = np.zeros(len(self))
         units[rows] = res.x[:-1] / atoms
-        return res.value, float(res.x[-1]), units
+        return Mixing(res.value, float(res.x[-1]), units)
 
-    def mixing_vertices(self, fa, fb, mu_li: float | None = None) -> list[tuple[float, float, np.ndarray]]:
-        """Kinks of the hull energy along the mixing line x fa + (1-x) fb, x from 0 to 1:
-        [(x, H(x) per (non-Li) atom, product formula units per atom)], found by recursive chord
-        slopes (one LP each).  The reaction energy at x is H(x) - x e_A - (1-x) e_B."""
-        def at(x: float):
+    def mixing_vertices(self, fa, fb, mu_li: float | None = None) -> list[Mixing]:
+        """Kinks of the hull energy H along the mixing line x fa + (1-x) fb, x from 0 to 1 (energy
+        = H(x) per (non-Li) atom), found by recursive chord slopes (one LP each).  The reaction
+        energy at x is H(x) - x e_A - (1-x) e_B."""
+        def at(x: float) -> Mixing:
             d = self.decomposition_of_point(x * np.asarray(fa, float) + (1 - x) * np.asarray(fb, float), mu_li)
-            return (x, d.energy, d.amounts)
+            return Mixing(d.energy, x, d.amounts)
 
         ends = [at(0.0), at(1.0)]
 
-        def refine(a, b):
-            slope = (b[1] - a[1]) / (b[0] - a[0])
-            value, x, units = self._mixture_lp(fa, fb, slope, mu_li)
-            if value < a[1] - slope * a[0] - 1e-9 and a[0] + 1e-9 < x < b[0] - 1e-9:
-                mid = (x, value + slope * x, units)
+        def refine(a: Mixing, b: Mixing) -> list[Mixing]:
+            slope = (b.energy - a.energy) / (b.x - a.x)
+            m = self._mixture_lp(fa, fb, slope, mu_li)
+            if m.energy < a.energy - slope * a.x - 1e-9 and a.x + 1e-9 < m.x < b.x - 1e-9:
+                mid = Mixing(m.energy + slope * m.x, m.x, m.units)
                 return refine(a, mid) + [mid] + refine(mid, b)
             return []
 
@@ -324,14 +360,13 @@ class HullSystem:
         return Decomposition(res.value, full)
 
     # ---- lithiation profile
-    def grand_minimum(self, non_li: np.ndarray, mu_li: float) -> tuple[float, float, np.ndarray]:
-        """Lowest grand potential G = E - mu N_Li of the non-Li amounts ``non_li`` plus any Li:
-        (G in eV, Li atoms taken, stored formula units of each row)."""
+    def grand_minimum(self, non_li: np.ndarray, mu_li: float) -> GrandMinimum:
+        """Lowest grand potential G = E - mu N_Li of the non-Li amounts ``non_li`` plus any Li."""
         k = self.column("Li")
         res = solve_lp(self.energies - mu_li * self.amounts[:, k], np.delete(self.amounts, k, axis=1).T, non_li)
         if res is None:
             raise ValueError("no phase combination reaches this composition")
-        return res.value, float(res.x @ self.amounts[:, k]), res.x
+        return GrandMinimum(res.value, float(res.x @ self.amounts[:, k]), res.x)
 
     def lithiation_profile(self, amounts, mu_max: float, li_min: float | None = None) -> list[ProfileStage]:
         """Equilibria of a composition (amounts per formula unit) as it exchanges Li, from
@@ -355,16 +390,16 @@ class HullSystem:
             return res.value, res.x
 
         e_lo, x_lo = at(li0)
-        g_hi, li_hi, x_hi = self.grand_minimum(non_li, mu_max)
-        if li_hi < li0 + 1e-9:  # nothing to take up: one stage
+        top = self.grand_minimum(non_li, mu_max)
+        if top.li < li0 + 1e-9:  # nothing to take up: one stage
             return [ProfileStage(li0, e_lo, x_lo, None, None)]
-        vertices = [(li0, e_lo, x_lo), (li_hi, g_hi + mu_max * li_hi, x_hi)]
+        vertices = [(li0, e_lo, x_lo), (top.li, top.energy_eV + mu_max * top.li, top.units)]
 
         def refine(a, b):
             slope = (b[1] - a[1]) / (b[0] - a[0])
-            g, li, x = self.grand_minimum(non_li, slope)
-            if g < a[1] - slope * a[0] - PROFILE_TOL_EV and a[0] + 1e-9 < li < b[0] - 1e-9:
-                mid = (li, g + slope * li, x)
+            g = self.grand_minimum(non_li, slope)
+            if g.energy_eV < a[1] - slope * a[0] - PROFILE_TOL_EV and a[0] + 1e-9 < g.li < b[0] - 1e-9:
+                mid = (g.li, g.energy_eV + slope * g.li, g.units)
                 return refine(a, mid) + [mid] + refine(mid, b)
             return []
 

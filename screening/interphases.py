@@ -55,7 +55,7 @@ def _volume_label(row) -> str:
 
 
 @dataclass(frozen=True)
-class Product:
+class ProductPhase:
     """A product phase and its amount (reduced formula units per reduced formula unit of P)."""
 
     phase: Phase
@@ -67,7 +67,7 @@ class Product:
         return self.phase.formula
 
 
-def product_properties(precursor: Phase, products: list[Product], li_used: float, li_metal: Phase,
+def product_properties(precursor: Phase, products: list[ProductPhase], li_used: float, li_metal: Phase,
                        gap_threshold_eV: float) -> Properties:
     """Volumes and electronic character of ``products`` of ``precursor`` that took up ``li_used``
     Li per reduced formula unit (``li_metal``: the Li reference phase, for V(P + Li))."""
@@ -178,8 +178,8 @@ def _li_system(precursor: Phase, phases: PhaseSource) -> PhaseSet:
     return phases.phase_set({*precursor.elements, "Li"}, include=[precursor])
 
 
-def _products(ps: PhaseSet, units, tol: float) -> list[Product]:
-    return [Product(ps.phase(j), n, j) for _, n, j in ps.products(units, tol=tol)]
+def _products(ps: PhaseSet, units, tol: float) -> list[ProductPhase]:
+    return [ProductPhase(ps.phase(p.row), p.amount, p.row) for p in ps.products(units, tol=tol)]
 
 
 def lithiation_path(precursor: Phase, phases: PhaseSource, settings: Settings | None = None,
@@ -193,9 +193,9 @@ def lithiation_path(precursor: Phase, phases: PhaseSource, settings: Settings | 
     red = precursor.reduced_amounts
     i = ps.index_of(precursor.phase_id)
     mu0 = ps.element_energy("Li")
-    e_p, e_hull = stabilized(ps, i, precursor)
+    st = stabilized(ps, i, precursor)
     li_metal = ps.phase(ps.element_row("Li"))
-    profile = ps.with_energy(i, e_p).lithiation_profile(ps.vector(red), mu_max=mu0)
+    profile = ps.with_energy(i, st.energy_eV).lithiation_profile(ps.vector(red), mu_max=mu0)
     stages = []
     warns: list[Caveat] = list(ps.caveats)
     for s in profile[1:]:
@@ -213,7 +213,8 @@ def lithiation_path(precursor: Phase, phases: PhaseSource, settings: Settings | 
             min_product_band_gap_eV=props.min_product_band_gap_eV,
             properties=props,
         ))
-    return LithiationPath(precursor.formula, precursor.phase_id, tuple(stages), float(e_hull), unique_caveats(warns))
+    return LithiationPath(precursor.formula, precursor.phase_id, tuple(stages), float(st.e_above_hull_eV_per_atom),
+                          unique_caveats(warns))
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class Equilibrium:
     """A precursor in equilibrium with a Li reservoir at ``voltage_V``: its products, the Li taken
     up and the reaction energy (eV per reduced formula unit of P, P at its own energy)."""
 
-    products: tuple[Product, ...]
+    products: tuple[ProductPhase, ...]
     li_used: float
     energy_eV: float
     voltage_V: float
@@ -239,11 +240,11 @@ def equilibrium_with_li(precursor: Phase, phases: PhaseSource, voltage_V: float 
     system = ps
     if voltage_V > 0:
         i = ps.index_of(precursor.phase_id)
-        system = ps.with_energy(i, stabilized(ps, i, precursor)[0])
-    _, li_after, units = system.grand_minimum(np.delete(ps.vector(red), ps.column("Li")), mu)
-    prods = _products(ps, units, 1e-7)
-    li_used = float(li_after - red.get("Li", 0.0))
-    d_e = float(units @ ps.energies) - float(precursor.energy_per_atom_eV) * sum(red.values()) - li_used * mu
+        system = ps.with_energy(i, stabilized(ps, i, precursor).energy_eV)
+    g = system.grand_minimum(np.delete(ps.vector(red), ps.column("Li")), mu)
+    prods = _products(ps, g.units, 1e-7)
+    li_used = float(g.li - red.get("Li", 0.0))
+    d_e = float(g.units @ ps.energies) - float(precursor.energy_per_atom_eV) * sum(red.values()) - li_used * mu
     return Equilibrium(tuple(prods), li_used, d_e, float(voltage_V), ps)
 
 

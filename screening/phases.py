@@ -19,6 +19,7 @@ with and without artefacts) with the kernel; the store and the snapshot build st
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -45,6 +46,16 @@ class PhaseSource(Protocol):
     given phases (e.g. a metastable reactant, or an entry that is in no table)."""
 
     def phase_set(self, elements: Iterable[str], include: Sequence[Phase] = ()) -> PhaseSet: ...
+
+
+@dataclass(frozen=True)
+class Product:
+    """A row of a phase set in a phase combination: its reduced formula, its amount in reduced
+    formula units (per whatever the combination is normalised to) and its row."""
+
+    formula: str
+    amount: float
+    row: int
 
 
 class PhaseSet(HullSystem):
@@ -131,11 +142,11 @@ class PhaseSet(HullSystem):
             raise ValueError(f"no elemental {el} phase")
         return int(pure[np.argmin(self.energy_per_atom[pure])])
 
-    def products(self, units: np.ndarray, skip=(), tol: float = 1e-6) -> list[tuple[str, float, int]]:
-        """(reduced formula, reduced formula units, row) of rows with weight (stored f.u.) > tol."""
-        out = [(self.formulas[i], float(units[i] * self.reduced_units[i]), int(i))
+    def products(self, units: np.ndarray, skip=(), tol: float = 1e-6) -> list[Product]:
+        """The rows with weight (stored formula units) above ``tol``, by formula."""
+        out = [Product(self.formulas[i], float(units[i] * self.reduced_units[i]), int(i))
                for i in np.nonzero(units > tol)[0] if i not in skip]
-        return sorted(out, key=lambda p: (p[0], p[2]))
+        return sorted(out, key=lambda p: (p.formula, p.row))
 
 
 # --------------------------------------------------------------------------- finishing tables

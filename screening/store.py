@@ -84,8 +84,10 @@ class PhaseStore:
         ehull = self._ehull_column()
         self._hull = np.nonzero((ehull <= HULL_ROW_TOL) & self._usable)[0]
         self._by_system: dict[tuple[int, int], np.ndarray] | None = None
-        chemsys = table.col("chemsys")
-        self._elements = {c for c in set(chemsys[self._usable]) if "-" not in c}
+        lo, hi = self._lo, self._hi
+        single = ((lo & (lo - np.uint64(1))) == 0) & ((hi & (hi - np.uint64(1))) == 0) & ((lo == 0) != (hi == 0))
+        self._element_rows = np.nonzero(single & self._usable)[0]  # rows of one element
+        self._elements = set(table.col("chemsys")[self._element_rows])
         self._best: dict[str, int] | None = None
         self._incomplete = [(set(c.split("-")), c) for c in self.info_.get("incomplete_systems", [])]
         self._gga = [(set(r["chemsys"].split("-")), r) for r in self.info_.get("known_gga_failures", [])]
@@ -197,7 +199,7 @@ class PhaseStore:
         cs = self._t.col("chemsys")
         epa = self._t.col("energy_per_atom_eV")
         out: dict[str, float] = {}
-        for i in np.nonzero(self._usable)[0][[("-" not in c) for c in cs[self._usable]]]:
+        for i in self._element_rows:
             if cs[i] not in out or epa[i] < out[cs[i]]:
                 out[cs[i]] = float(epa[i])
         return out
@@ -313,9 +315,8 @@ class PhaseStore:
                     raise InputError(f"entry id {eid} is in the store with another composition or energy: "
                                      "give the entry a new entry_id")
                 return rec
-            row = tbl.rows_from_entries([item]).iloc[0].to_dict()
-            if eid is None:
-                row["phase_id"] = f"entry:{row['formula']}:{hashlib.sha256(repr((item.composition.formula, item.energy)).encode()).hexdigest()[:8]}"
+            default = hashlib.sha256(repr((item.composition.formula, item.energy)).encode()).hexdigest()[:8]
+            row = tbl.row_from_entry(item, default_id=f"entry:{fml.reduced_formula(item.composition)}:{default}")
             return self._adhoc(Phase.from_record(row))
         if not isinstance(item, str):
             raise TypeError(f"cannot look up a {type(item).__name__}: give a formula, 'formula:mp-id', a phase id, "

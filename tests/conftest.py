@@ -10,14 +10,52 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from pymatgen.core import Composition
-from pymatgen.entries.computed_entries import ComputedEntry
 
-from screening.data import files
+#: the suite writes nowhere outside temporary folders: HOME and every cache folder point into
+#: one made for this session (set before anything reads them)
+REAL_HOME = os.environ.get("HOME", "")
+SESSION_HOME = Path(tempfile.mkdtemp(prefix="screening-tests-home-"))
+for _var, _sub in (("HOME", ""), ("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"),
+                   ("MPLCONFIGDIR", ".config/matplotlib"), ("SCREENING_CACHE", ".cache/screening")):
+    os.environ[_var] = str(SESSION_HOME / _sub) if _sub else str(SESSION_HOME)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from pymatgen.core import Composition  # noqa: E402
+from pymatgen.entries.computed_entries import ComputedEntry  # noqa: E402
+
+from screening.data import files  # noqa: E402
+
+
+def _home_state() -> dict[str, float]:
+    """Modification times of the real HOME's folders this package or its libraries could write."""
+    out = {}
+    for sub in ("", ".cache", ".cache/screening", ".config", ".config/matplotlib", ".cache/matplotlib"):
+        p = Path(REAL_HOME, sub)
+        if REAL_HOME and p.exists():
+            out[sub] = p.stat().st_mtime_ns
+    return out
+
+
+HOME_BEFORE = _home_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The run fails if it changed anything in the real HOME (the tests' HOME is a temporary folder)."""
+    if _home_state() != HOME_BEFORE:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            f"the test session changed {REAL_HOME}: {HOME_BEFORE} -> {_home_state()}", red=True)
+        session.exitstatus = 1
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)
 
 
 def entry(formula: str, energy_per_atom: float, eid: str, **data) -> ComputedEntry:
@@ -110,5 +148,3 @@ def pytest_collection_modifyitems(config, items):
             if "shared" in item.keywords:
                 item.add_marker(skip)
 
-
-os.environ.setdefault("MPLBACKEND", "Agg")

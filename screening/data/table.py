@@ -159,31 +159,33 @@ def adjustments_json(entry) -> str:
     return json.dumps([[a.name, float(a.value)] for a in entry.energy_adjustments])
 
 
-def rows_from_entries(entries, origin: str = "entries", source: str = "pymatgen entries") -> pd.DataFrame:
-    """Rows of pymatgen ``ComputedEntry``/``ComputedStructureEntry`` objects, energies as given.
+def row_from_entry(e, origin: str = "entries", source: str = "pymatgen entries", default_id: str | None = None) -> dict:
+    """The row (a dict of the schema's columns) of a pymatgen ``ComputedEntry`` or
+    ``ComputedStructureEntry``, energy as given.  Band gap from ``entry.data['band_gap']``; volume
+    from the structure of a ``ComputedStructureEntry`` (a DFT volume) or ``entry.data['volume']``
+    (A^3 per stored formula)."""
+    comp = e.composition
+    row = empty_row()
+    eid = str(e.entry_id) if e.entry_id is not None else (default_id or f"entry:{comp.reduced_formula}")
+    mid = str((e.data or {}).get("material_id") or (eid if eid.startswith(("mp-", "mvc-")) else ""))
+    row.update(identity(comp), phase_id=eid, material_id=mid, origin=origin, source=source,
+               energy_eV=float(e.energy), raw_energy_eV=float(e.uncorrected_energy),
+               correction_eV=float(e.correction), energy_adjustments=adjustments_json(e),
+               correction_note=correction_note(e), run_type=str((e.parameters or {}).get("run_type", "")))
+    gap = (e.data or {}).get("band_gap")
+    if gap is not None and np.isfinite(float(gap)):
+        row.update(band_gap_eV=float(gap), band_gap_pbe_eV=float(gap), band_gap_origin="pbe",
+                   band_gap_source=f"{source} (entry data)")
+    structure = getattr(e, "structure", None)
+    volume = structure.volume if structure is not None else (e.data or {}).get("volume")
+    if volume:
+        row.update(molar_volume(comp, float(volume), f"{source} structure (DFT)", "dft"))
+    return row
 
-    Band gaps from ``entry.data['band_gap']``; volumes from the structure of a
-    ``ComputedStructureEntry`` (a DFT volume) or ``entry.data['volume']`` (A^3 per stored formula).
-    """
-    rows = []
-    for e in entries:
-        comp = e.composition
-        row = empty_row()
-        eid = str(e.entry_id) if e.entry_id is not None else f"entry:{comp.reduced_formula}-{len(rows)}"
-        mid = str((e.data or {}).get("material_id") or (eid if eid.startswith(("mp-", "mvc-")) else ""))
-        row.update(identity(comp), phase_id=eid, material_id=mid, origin=origin, source=source,
-                   energy_eV=float(e.energy), raw_energy_eV=float(e.uncorrected_energy),
-                   correction_eV=float(e.correction), energy_adjustments=adjustments_json(e),
-                   correction_note=correction_note(e), run_type=str((e.parameters or {}).get("run_type", "")))
-        gap = (e.data or {}).get("band_gap")
-        if gap is not None and np.isfinite(float(gap)):
-            row.update(band_gap_eV=float(gap), band_gap_pbe_eV=float(gap), band_gap_origin="pbe",
-                       band_gap_source=f"{source} (entry data)")
-        structure = getattr(e, "structure", None)
-        volume = structure.volume if structure is not None else (e.data or {}).get("volume")
-        if volume:
-            row.update(molar_volume(comp, float(volume), f"{source} structure (DFT)", "dft"))
-        rows.append(row)
+
+def rows_from_entries(entries, origin: str = "entries", source: str = "pymatgen entries") -> pd.DataFrame:
+    """Rows of pymatgen entries (``row_from_entry``), energies as given."""
+    rows = [row_from_entry(e, origin, source, f"entry:{e.composition.reduced_formula}-{k}") for k, e in enumerate(entries)]
     return pd.DataFrame(rows, columns=COLUMNS) if not rows else conform(pd.DataFrame(rows))
 
 

@@ -11,7 +11,7 @@ from screening.interphases import Interphase, interphase_with_li
 from screening.phases import PhaseSource
 from screening.results import Result
 from screening.settings import Settings
-from screening.thermo.reactions import Reaction, interface_reaction, reaction_kinks
+from screening.thermo.reactions import Kink, Reaction, interface_reaction, reaction_kinks
 from screening.thermo.windows import Window, stability_window
 
 
@@ -51,7 +51,7 @@ class Curve(Result):
     rank: int
     candidate: str
     product: str
-    kinks: tuple[tuple[float, float, str], ...]
+    kinks: tuple[Kink, ...]
 
 
 @dataclass(frozen=True)

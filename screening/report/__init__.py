@@ -17,36 +17,29 @@ from screening import provenance as prov_mod
 from screening.outputs import check_folder, write_folder
 from screening.ranking.scoring import top_label
 from screening.report import figures as figs
-from screening.report.tables import (FORMATS, TABLE_COLUMNS, cell, flat_frame, markdown_table, records,
-                                     write_file)
+from screening.ranking.schema import COLUMNS, TABLE_COLUMNS, header
+from screening.report.tables import FORMATS, cell, flat_frame, markdown_table, records, write_file
+from screening.ranking import scoring as sc
 from screening.ranking.figures import FigureInputs, SeedCase
 from screening.settings import Settings
 
-__all__ = ["FORMATS", "TABLE_COLUMNS", "records", "markdown_table", "write_file", "write_report", "report_files",
-           "seed_case_text", "method_text"]
-
-HEADERS = {
-    "rank_label": "rank", "pareto_front": "Pareto front", "tie_break": "tie broken by",
-    "electronic_character": "electronic character", "min_product_band_gap_eV": "min gap (eV)",
-    "li_reaction_energy_eV_per_atom": "E vs Li (eV/atom)", "volume_ratio": "V ratio",
-    "electrolyte_reaction_energy_eV_per_atom": "E vs electrolyte (eV/atom)", "reduction_limit_V": "reduction limit (V)",
-    "oxidation_limit_V": "oxidation limit (V)",
-}
-
+__all__ = ["FORMATS", "TABLE_COLUMNS", "header", "records", "markdown_table", "write_file", "write_report",
+           "report_files", "seed_case_text", "method_text"]
 
 def method_text(settings: Settings) -> str:
-    """The ranking method with the parameters actually used."""
+    """The ranking method with the parameters and scales actually used (``screening.ranking.scoring``)."""
     w = settings.weights
     stage = ("the fully lithiated interphase (0 V)" if settings.stage == "full" else
              "the lithiation stage in equilibrium at the electrolyte's reduction limit")
     return (f"Ranking on {stage}: score = weighted mean (li {w.li:g}, electrolyte {w.electrolyte:g}, insulation "
             f"{w.insulation:g}, volume {w.volume:g}) of sub-scores for stability against Li, stability against the "
-            f"electrolyte (reaction energies with |E| < {1000 * settings.tolerance_eV_per_atom:g} meV/atom count as 0: "
-            f"inside DFT error), electronic insulation (smallest product gap / 4 eV; 0 for mixed conductors, a product "
-            f"insulates above {settings.gap_threshold_eV:g} eV, the measured gap where known, else MP's PBE gap corrected to the measured scale) and volume "
-            f"expansion (V ratio - 1, capped at 0.5; unknown counts 0.5). Pareto front 1 = not dominated on the four "
-            f"criteria. Equal scores share a rank ('=') unless the tie-break key (gap, electrolyte reaction energy, window "
-            f"width) separates them.")
+            f"electrolyte (1 - penalty / {sc.PENALTY_SCALE_EV_PER_ATOM:g} eV/atom; reaction energies with |E| < "
+            f"{1000 * settings.tolerance_eV_per_atom:g} meV/atom count as 0: inside DFT error), electronic insulation "
+            f"(smallest product gap / {sc.GAP_SCALE_EV:g} eV; 0 for mixed conductors, a product insulates above "
+            f"{settings.gap_threshold_eV:g} eV, the measured gap where known, else MP's PBE gap corrected to the measured "
+            f"scale) and volume expansion (V ratio - 1, capped at {sc.VOLUME_SCALE:g}; unknown counts "
+            f"{sc.UNKNOWN_SUB_SCORE:g}). Pareto front 1 = not dominated on the criteria. Equal scores share a rank ('=') "
+            f"unless the tie-break key ({', '.join(label for _, _, label, _ in sc.TIE_KEYS)}) separates them.")
 
 
 def seed_case_text(seed: SeedCase) -> str:
@@ -148,8 +141,6 @@ def markdown_report(df: pd.DataFrame, settings: Settings, pngs: dict, provenance
     return "\n".join(parts) + "\n"
 
 
-#: columns whose first click sorts the largest value first (the best candidates on top)
-HIGHER_IS_BETTER = {"score", "min_product_band_gap_eV", "volume_ratio", "oxidation_limit_V"}
 DESCENDING_FIRST = " data-first='descending'"
 
 _SCRIPT = """
@@ -206,8 +197,9 @@ def html_report(df: pd.DataFrame, settings: Settings, divs: list[str], pngs: lis
     """One self-contained page (plotly.js inlined, no network): provenance, seed case, figures,
     a sortable and filterable ranking table."""
     cols = [c for c in TABLE_COLUMNS if c in df.columns]
-    head = "".join(f"<th scope='col'{DESCENDING_FIRST if c in HIGHER_IS_BETTER else ''}>"
-                   f"{html.escape(HEADERS.get(c, c.replace('_', ' ')))}</th>" for c in cols)
+    head = "".join(f"<th scope='col'{DESCENDING_FIRST if c in COLUMNS and COLUMNS[c].best == 'high' else ''} "
+                   f"title='{html.escape(COLUMNS[c].description if c in COLUMNS else '')}'>{html.escape(header(c))}</th>"
+                   for c in cols)
     body = []
     for _, r in df.iterrows():
         tds = []

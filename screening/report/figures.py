@@ -102,12 +102,14 @@ def windows_figure(windows, max_V: float = 6.0, cathode_V: float = 4.0) -> Figur
 
 
 def reaction_figure(kinks, a: str, b: str, title: str, tolerance_eV_per_atom: float) -> Figure:
-    """Reaction energy vs mixing ratio x of A (``kinks`` = [(x, E, products)]), with the band
-    |E| < tolerance shaded (inside DFT error); product labels closer than 0.08 in x to the
-    previous one are left out so that they never overlap."""
-    xs, es = [k[0] for k in kinks], [k[1] for k in kinks]
+    """Reaction energy vs mixing ratio x of A (``kinks``: the reaction line's kinks, with x,
+    energy_eV_per_atom and products), with the band |E| < tolerance shaded (inside DFT error);
+    product labels closer than 0.08 in x to the previous one are left out so that they never
+    overlap."""
+    pts = [(k.x, k.energy_eV_per_atom, k.products) for k in kinks]
+    xs, es = [k[0] for k in pts], [k[1] for k in pts]
     labels, last_x = [], -1.0
-    for x, e, p in sorted(kinks):
+    for x, e, p in sorted(pts):
         if p and e < -1e-6 and x - last_x >= 0.08:
             labels.append((x, e, p, PALETTE["reference"]))
             last_x = x
@@ -117,7 +119,7 @@ def reaction_figure(kinks, a: str, b: str, title: str, tolerance_eV_per_atom: fl
     return Figure(title, f"mixing ratio x (atomic fraction of {a}); the ends are each reactant's own hull decomposition",
                   "reaction energy (eV/atom)",
                   series=[Series(xs, es, PALETTE["line"], hover=[f"x({a}) = {x:.3f}<br>E = {e:.4f} eV/atom<br>{p}"
-                                                                 for x, e, p in kinks])],
+                                                                 for x, e, p in pts])],
                   hbands=[(-tolerance_eV_per_atom, tolerance_eV_per_atom,
                            f"within DFT error (|E| < {1000 * tolerance_eV_per_atom:g} meV/atom)")],
                   hlines=[0.0], labels=labels, x_range=(-0.02, 1.02),

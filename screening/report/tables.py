@@ -20,14 +20,12 @@ import pyarrow.parquet as pq
 from screening import provenance as prov_mod
 from screening.errors import InputError
 from screening.outputs import Target, atomic_write, check_file
+from screening.ranking.schema import COLUMNS, TABLE_COLUMNS, header
 
-TABLE_COLUMNS = ["rank_label", "candidate", "kind", "score", "pareto_front", "tie_break", "interphase",
-                 "electronic_character", "min_product_band_gap_eV", "li_reaction_energy_eV_per_atom", "volume_ratio",
-                 "electrolyte_reaction_energy_eV_per_atom", "reduction_limit_V", "oxidation_limit_V", "warnings", "error"]
 FORMATS = ("table", "csv", "json", "md", "html", "parquet")
-#: parquet types of the columns whose type pandas cannot infer when every row failed (all null)
-ARROW_TYPES = {"li_within_dft_error": pa.bool_(), "electrolyte_within_dft_error": pa.bool_(),
-               "warnings": pa.list_(pa.string()), "warning_kinds": pa.list_(pa.string())}
+#: parquet type of each column kind of the schema (kept when every row failed and a column is all null)
+ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "bool": pa.bool_(),
+               "list": pa.list_(pa.string())}
 SIDECAR = ".provenance.json"
 
 
@@ -80,7 +78,7 @@ def cell(column: str, v) -> str:
 
 def markdown_table(df: pd.DataFrame, columns=TABLE_COLUMNS) -> str:
     cols = [c for c in columns if c in df.columns]
-    head = ["rank" if c == "rank_label" else c for c in cols]
+    head = [header(c) for c in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(cols)]
     for _, r in df[cols].iterrows():
         lines.append("| " + " | ".join(cell(c, r[c]).replace("|", "/").replace("\n", " ") for c in cols) + " |")
@@ -103,7 +101,8 @@ def write_file(df: pd.DataFrame, path, fmt_: str, provenance: dict) -> Target:
         else:
             tab = pa.Table.from_pandas(df, preserve_index=False)
             for i, f in enumerate(tab.schema):  # all-null columns (every row failed) keep their usual type
-                want = ARROW_TYPES.get(f.name)
+                col = COLUMNS.get(f.name)
+                want = ARROW_TYPES[col.kind] if col else None
                 if want is not None and f.type != want:
                     tab = tab.set_column(i, f.with_type(want), tab.column(i).cast(want))
             meta = {**(tab.schema.metadata or {}), b"screening_provenance": json.dumps(provenance).encode()}

@@ -126,12 +126,12 @@ def interface_reaction(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float
     else:
         ea = ps.hull_energy_per_atom(ps.amounts[ia], mu)
         eb = ps.hull_energy_per_atom(ps.amounts[ib], mu)
-    energy, x, units = ps.mixing_minimum(fa, ea, fb, eb, mu)
-    energy = 0.0 if abs(energy) < 1e-9 else float(energy)
+    best = ps.mixing_minimum(fa, ea, fb, eb, mu)
+    energy, x, units = (0.0 if abs(best.energy) < 1e-9 else float(best.energy)), best.x, best.units
     raw = decomposition = with_decomposition = None
     warnings = list(ps.caveats)
     if mu is None:
-        raw = energy if max(ehull) <= 0.0 else float(ps.mixing_minimum(fa, ps.energy_per_atom[ia], fb, ps.energy_per_atom[ib])[0])
+        raw = energy if max(ehull) <= 0.0 else float(ps.mixing_minimum(fa, ps.energy_per_atom[ia], fb, ps.energy_per_atom[ib]).energy)
     else:
         # each reactant at its own (closed-hull) energy: its grand potential without decomposing
         own = []
@@ -140,9 +140,9 @@ def interface_reaction(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float
             closed = ps.hull_energy_per_atom(ps.amounts[i]) * ps.n_atoms[i]
             own.append((closed - mu * ps.amounts[i][ps.column("Li")]) / non_li)
         d_a, d_b = ea - own[0], eb - own[1]  # <= 0: decomposition alone at this voltage
-        e_with, x_with, _ = ps.mixing_minimum(fa, own[0], fb, own[1], mu)
-        with_decomposition = 0.0 if abs(e_with) < 1e-9 else float(e_with)
-        decomposition = float(x_with * d_a + (1 - x_with) * d_b)
+        w = ps.mixing_minimum(fa, own[0], fb, own[1], mu)
+        with_decomposition = 0.0 if abs(w.energy) < 1e-9 else float(w.energy)
+        decomposition = float(w.x * d_a + (1 - w.x) * d_b)
         if abs(decomposition) < 1e-9:
             decomposition = 0.0
         for p, d in ((a, d_a), (b, d_b)):
@@ -155,16 +155,16 @@ def interface_reaction(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float
         ratio = None
         decided = []
     else:
-        prods = sorted(ps.products(units, tol=1e-7), key=lambda p: p[0])
-        products = tuple(f for f, _, _ in prods)
-        decided = [j for _, _, j in prods]
+        prods = ps.products(units, tol=1e-7)
+        products = tuple(p.formula for p in prods)
+        decided = [p.row for p in prods]
         na = x / _atoms_per_reduced(a, mu is not None)
         nb = (1 - x) / _atoms_per_reduced(b, mu is not None)
         li = 0.0
         if mu is not None:
             li_in = na * a.reduced_amounts.get("Li", 0.0) + nb * b.reduced_amounts.get("Li", 0.0)
-            li = sum(n * ps.phase(j).reduced_amounts.get("Li", 0.0) for _, n, j in prods) - li_in
-        text = reaction_text(a.formula, na, b.formula, nb, [(f, n) for f, n, _ in prods], li)
+            li = sum(p.amount * ps.phase(p.row).reduced_amounts.get("Li", 0.0) for p in prods) - li_in
+        text = reaction_text(a.formula, na, b.formula, nb, [(p.formula, p.amount) for p in prods], li)
         ratio = x if mu is None else _to_full_basis(x, a, b)
     return Reaction(
         reactants=(a.formula, b.formula),
@@ -194,10 +194,20 @@ def _outside_window(p: Phase, phases: PhaseSource, volts: float, d: float) -> Ca
                   p.formula)
 
 
-def reaction_kinks(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float | None = None) -> list[tuple[float, float, str]]:
-    """(mixing ratio x of A over all atoms, reaction energy, products) at every kink of the A|B
-    reaction line, reactants hull-referenced as in ``interface_reaction`` (the kernel's mixing
-    vertices; pymatgen's ``InterfacialReactivity.get_kinks`` gives the same points)."""
+@dataclass(frozen=True)
+class Kink(Result):
+    """A kink of the A|B reaction line: mixing ratio x of A (over all atoms), the reaction energy
+    there (eV per atom of mixture; per non-Li atom when open to Li) and the products."""
+
+    x: float
+    energy_eV_per_atom: float
+    products: str
+
+
+def reaction_kinks(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float | None = None) -> list[Kink]:
+    """Every kink of the A|B reaction line, reactants hull-referenced as in
+    ``interface_reaction`` (the kernel's mixing vertices; pymatgen's
+    ``InterfacialReactivity.get_kinks`` gives the same points)."""
     ps, ia, ib, mu = _pair_system(a, b, phases, open_li_V)
     fa, fb = ps.point(ps.amounts[ia], mu), ps.point(ps.amounts[ib], mu)
     if mu is None:
@@ -205,9 +215,9 @@ def reaction_kinks(a: Phase, b: Phase, phases: PhaseSource, open_li_V: float | N
     else:
         ea, eb = ps.hull_energy_per_atom(ps.amounts[ia], mu), ps.hull_energy_per_atom(ps.amounts[ib], mu)
     out = []
-    for x, h, units in ps.mixing_vertices(fa, fb, mu):
-        e = h - x * ea - (1 - x) * eb
-        prods = " + ".join(f for f, _, _ in ps.products(units, tol=1e-7))
-        xf = x if mu is None else (_to_full_basis(x, a, b) if 0 < x < 1 else x)
-        out.append((float(xf), 0.0 if abs(e) < 1e-9 else float(e), prods))
+    for v in ps.mixing_vertices(fa, fb, mu):
+        e = v.energy - v.x * ea - (1 - v.x) * eb
+        prods = " + ".join(p.formula for p in ps.products(v.units, tol=1e-7))
+        xf = v.x if mu is None else (_to_full_basis(v.x, a, b) if 0 < v.x < 1 else v.x)
+        out.append(Kink(float(xf), 0.0 if abs(e) < 1e-9 else float(e), prods))
     return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from screening.data.table import Phase
 from screening.errors import InputError
-from screening.hull import STABILIZE_MARGIN_EV_PER_ATOM
+from screening.hull import STABILIZE_MARGIN_EV_PER_ATOM, Stabilized
 from screening.phases import PhaseSet, PhaseSource
 from screening.results import Caveat, Result, unique_caveats
 from screening.thermo import caveats
@@ -68,40 +68,38 @@ def _li_system(phase: Phase, phases: PhaseSource) -> tuple[PhaseSet, int, float]
     return ps, ps.index_of(phase.phase_id), ps.element_energy("Li")
 
 
-def stabilized(ps: PhaseSet, i: int, phase: Phase) -> tuple[float, float]:
-    """(total energy of row i placed just below the hull of the other phases, its e_above_hull):
-    the kernel's ``stabilized_energy``, without its LP for a phase on the hull (e_above_hull <= 0:
-    its own energy is the lower one)."""
+def stabilized(ps: PhaseSet, i: int, phase: Phase) -> Stabilized:
+    """Row i placed just below the hull of the other phases: the kernel's ``stabilized_energy``,
+    without its LP for a phase on the hull (e_above_hull <= 0: its own energy is the lower one)."""
     ehull = phase.e_above_hull_eV_per_atom
     if ehull is not None and ehull <= 0.0:
-        return (float(ps.energy_per_atom[i]) - STABILIZE_MARGIN_EV_PER_ATOM) * ps.n_atoms[i], 0.0
+        return Stabilized((float(ps.energy_per_atom[i]) - STABILIZE_MARGIN_EV_PER_ATOM) * ps.n_atoms[i], 0.0)
     return ps.stabilized_energy(i)
 
 
 def stability_window(phase: Phase, phases: PhaseSource) -> Window:
     """Electrochemical window of ``phase`` vs Li/Li+ from the phases of its system + Li."""
     ps, i, mu_li = _li_system(phase, phases)
-    e_p, e_hull = stabilized(ps, i, phase)
+    st = stabilized(ps, i, phase)
     li_metal = {j for j, f in enumerate(ps.formulas) if f == "Li"}
-    red = ps.li_exchange(i, e_p, +1.0)
-    mu_red, red_units = red if red is not None else (mu_li, None)
-    v_red = max(0.0, mu_li - mu_red)
+    red = ps.li_exchange(i, st.energy_eV, +1.0)
+    v_red = max(0.0, mu_li - (mu_li if red is None else red.energy_eV_per_li))
     stable_li = v_red <= 1e-9
-    ox = ps.li_exchange(i, e_p, -1.0) if phase.has_li else None
-    red_products = () if stable_li or red_units is None else tuple(sorted(f for f, _, _ in ps.products(red_units, skip=li_metal)))
-    ox_products = () if ox is None else tuple(sorted(f for f, _, _ in ps.products(ox[1], skip=li_metal)))
-    decided = [] if stable_li or red_units is None else [j for _, _, j in ps.products(red_units)]
+    ox = ps.li_exchange(i, st.energy_eV, -1.0) if phase.has_li else None
+    reduced = [] if stable_li or red is None else ps.products(red.units)
+    red_products = tuple(sorted(p.formula for p in reduced if p.row not in li_metal))
+    ox_products = () if ox is None else tuple(sorted(p.formula for p in ps.products(ox.units, skip=li_metal)))
     return Window(
         formula=phase.formula,
         material_id=phase.phase_id,
         reduction_limit_V=float(v_red),
-        oxidation_limit_V=None if ox is None else float(mu_li + ox[0]),
+        oxidation_limit_V=None if ox is None else float(mu_li + ox.energy_eV_per_li),
         reduction_products=red_products,
         oxidation_products=ox_products,
-        e_above_hull_eV_per_atom=float(e_hull),
+        e_above_hull_eV_per_atom=float(st.e_above_hull_eV_per_atom),
         stable_against_li=bool(stable_li),
         chemsys="-".join(ps.elements),
-        warnings=unique_caveats(ps.caveats, caveats.for_rows(ps, decided)),
+        warnings=unique_caveats(ps.caveats, caveats.for_rows(ps, [p.row for p in reduced])),
     )
 
 
@@ -110,15 +108,14 @@ def equilibrium_staircase(phase: Phase, phases: PhaseSource) -> list[Stage]:
     of the stabilized phase from fully delithiated to fully lithiated (pymatgen's
     ``get_element_profile`` gives the same stages)."""
     ps, i, mu_li = _li_system(phase, phases)
-    e_p, _ = stabilized(ps, i, phase)
-    ps_stab = ps.with_energy(i, e_p)
+    ps_stab = ps.with_energy(i, stabilized(ps, i, phase).energy_eV)
     red = phase.reduced_amounts
     amounts = ps.vector(red)
     own_li = float(red.get("Li", 0.0))
     profile = ps_stab.lithiation_profile(amounts, mu_max=mu_li, li_min=0.0)
     stages = []
     for s in reversed(profile):
-        phases_ = tuple(sorted({f for f, _, _ in ps.products(s.amounts)} - {"Li"}))
+        phases_ = tuple(sorted({p.formula for p in ps.products(s.amounts)} - {"Li"}))
         low = 0.0 if s.mu_high is None else max(0.0, mu_li - s.mu_high)
         high = None if s.mu_low is None else max(0.0, mu_li - s.mu_low)
         if high is not None and high - low < 1e-9:

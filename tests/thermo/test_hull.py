@@ -26,21 +26,21 @@ def test_hull_energy_and_decomposition(hs):
 
 
 def test_stabilized_energy_is_just_below_the_other_phases(hs):
-    e, e_hull = hs.stabilized_energy(3)
-    assert e_hull == pytest.approx(0.2)
-    assert e / 4 == pytest.approx(-0.7 - 1e-6)
-    e_lii, e_hull_lii = hs.stabilized_energy(2)  # on the hull: keeps its energy (minus the margin)
-    assert e_hull_lii == 0.0 and e_lii == pytest.approx(-2.8 - 2e-6)
+    st = hs.stabilized_energy(3)
+    assert st.e_above_hull_eV_per_atom == pytest.approx(0.2)
+    assert st.energy_eV / 4 == pytest.approx(-0.7 - 1e-6)
+    lii = hs.stabilized_energy(2)  # on the hull: keeps its energy (minus the margin)
+    assert lii.e_above_hull_eV_per_atom == 0.0 and lii.energy_eV == pytest.approx(-2.8 - 2e-6)
 
 
 def test_li_exchange_is_the_formation_energy_per_li(hs):
     # LiI -> Li + 1/2 I2 costs 2.8 eV per Li: oxidation limit 2.8 V vs Li (mu_Li(metal) = 0)
-    value, units = hs.li_exchange(2, -2.8, -1.0)
-    assert value == pytest.approx(2.8)
-    assert units[1] == pytest.approx(0.5)  # half an I2 per LiI
+    ox = hs.li_exchange(2, -2.8, -1.0)
+    assert ox.energy_eV_per_li == pytest.approx(2.8)
+    assert ox.units[1] == pytest.approx(0.5)  # half an I2 per LiI
     # nothing holds more Li than LiI: the cheapest sink for a Li is Li metal itself (mu_Li = 0 here)
-    value, units = hs.li_exchange(2, -2.8, +1.0)
-    assert value == pytest.approx(0.0) and not units.any()
+    red = hs.li_exchange(2, -2.8, +1.0)
+    assert red.energy_eV_per_li == pytest.approx(0.0) and not red.units.any()
 
 
 def test_grand_potential_open_to_li(hs):
@@ -51,10 +51,10 @@ def test_grand_potential_open_to_li(hs):
 
 def test_mixing_minimum_i2_li(hs):
     # I2 | Li: E(x) = E_hull - x e_I2 - (1-x) e_Li, min -1.4 eV/atom at x(I) = 0.5 (LiI)
-    e, x, units = hs.mixing_minimum([0, 1], 0.0, [1, 0], 0.0)
-    assert e == pytest.approx(-1.4) and x == pytest.approx(0.5) and units[2] == pytest.approx(0.5)
+    m = hs.mixing_minimum([0, 1], 0.0, [1, 0], 0.0)
+    assert m.energy == pytest.approx(-1.4) and m.x == pytest.approx(0.5) and m.units[2] == pytest.approx(0.5)
     kinks = hs.mixing_vertices([0, 1], [1, 0])
-    assert [round(k[0], 6) for k in kinks] == [0.0, 0.5, 1.0]
+    assert [round(k.x, 6) for k in kinks] == [0.0, 0.5, 1.0]
 
 
 def test_lithiation_profile_vertices(hs):

@@ -39,8 +39,8 @@ def test_open_to_li_reports_own_decomposition(li_zr_o):
 
 def test_reaction_curve_kinks(li_zr_o):
     kinks = reaction_curve(li_zr_o, "Li2O", "ZrO2")
-    assert [round(x, 6) for x, _, _ in kinks] == [0.0, 0.5, 1.0]
-    assert kinks[1][1] == pytest.approx(-0.05) and kinks[1][2] == "Li2ZrO3"
+    assert [round(k.x, 6) for k in kinks] == [0.0, 0.5, 1.0]
+    assert kinks[1].energy_eV_per_atom == pytest.approx(-0.05) and kinks[1].products == "Li2ZrO3"
 
 
 @pytest.mark.parametrize("args,word", [(("LiI", "LiI"), "both"), (("Xx2O", "Li"), "unknown element"),
@@ -87,7 +87,7 @@ def test_closed_reaction_equals_pymatgen(store, a, b):
     raw = pymatgen_reactivity(store, a, b, use_hull_energy=False).minimum[1]
     assert r.raw_reaction_energy_eV_per_atom == pytest.approx(raw, abs=1e-6)
     kinks = sorted((float(x), float(e)) for _, x, e, _, _ in ir.get_kinks())
-    ours = [(x, e) for x, e, _ in reaction_curve(store, a, b)]
+    ours = [(k.x, k.energy_eV_per_atom) for k in reaction_curve(store, a, b)]
     assert [x for x, _ in ours] == pytest.approx([x for x, _ in kinks], abs=1e-6)
     assert [e for _, e in ours] == pytest.approx([e for _, e in kinks], abs=1e-6)
 
