@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import signal
 import sys
@@ -55,7 +54,8 @@ app.add_typer(data_app, name="data")
 #: Python argument names of library messages -> the command line's flags
 FLAGS = {"tolerance_eV_per_atom": "--tolerance", "gap_threshold_eV": "--gap", "open_li_V": "--open-li",
          "max_e_hull_eV_per_atom": "--max-e-hull", "weights": "--weights", "stage": "--stage",
-         "electrolyte": "--electrolyte", "anode": "--anode", "voltage_V": "--voltage", "candidates": "--candidates"}
+         "electrolyte": "--electrolyte", "anode": "--anode", "voltage_V": "--voltage", "candidates": "--candidates",
+         "max_red_V": "--max-red-V", "fmax": "--fmax", "steps": "--steps", "timeout": "--timeout"}
 
 
 @dataclass
@@ -151,12 +151,6 @@ def _table(title: str, columns: list[str], rows: list[list]) -> None:
     for r in rows:
         t.add_row(*[escape(fmt(v)) for v in r])
     _out().print(t)
-
-
-def _finite(name: str, value: float, lo: float, hi: float, example: str) -> float:
-    if value is None or not (math.isfinite(value) and lo <= value <= hi):
-        raise InputError(f"{name} {value}: give a number between {lo:g} and {hi:g}, e.g. {example}")
-    return value
 
 
 def _each(items, compute):
@@ -519,8 +513,9 @@ def screen(ctx: typer.Context,
                          f"give --out {'FOLDER' if fmt == 'html' else 'FILE.parquet'}")
     if top < 1:
         raise InputError(f"--top {top}: give at least 1 row")
-    if max_red_v is not None:
-        _finite("--max-red-V", max_red_v, 0, 10, "0")
+    from screening.settings import check_voltage
+
+    check_voltage("max_red_V", max_red_v)
     if anode != "Li":
         raise InputError(f"--anode {anode}: only Li metal anodes are modelled: leave --anode out")
     _check_formulas([electrolyte])
@@ -689,9 +684,7 @@ def add_structure(
     from screening import mlip
 
     run = _run(ctx)
-    _finite("--fmax", fmax, 1e-4, 10, "0.05")
-    if steps < 1:
-        raise InputError(f"--steps {steps}: give a positive number of optimizer steps, e.g. 500")
+    mlip.check_relax_options(fmax, steps)
     target = None
     if out_path is not None:
         from screening.outputs import check_file

@@ -46,6 +46,7 @@ from screening.errors import DataError, InputError
 from screening.outputs import atomic_write, check_file
 from screening.store import user_rows
 from screening.units import A3_IN_CM3, AVOGADRO
+from screening.settings import check_number
 
 INSTALL_HINT = "CHGNet is not installed: pip install 'screening[mlip]'"
 #: CHGNet weights shipped in the chgnet wheel (0.3.0 is the default of chgnet 0.3-0.4).
@@ -256,13 +257,15 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
-def _validate(fmax: float, steps: int, stress_GPa: float) -> None:
-    if not (np.isfinite(fmax) and fmax > 0):
-        raise InputError(f"--fmax {fmax}: give a positive force tolerance in eV/A, e.g. 0.05")
-    if int(steps) != steps or steps < 1:
-        raise InputError(f"steps {steps}: give a positive whole number of optimizer steps, e.g. 500")
-    if not (np.isfinite(stress_GPa) and stress_GPa > 0):
-        raise InputError(f"stress tolerance {stress_GPa}: give a positive stress in GPa, e.g. 0.1")
+def check_relax_options(fmax: float, steps: int, stress_GPa: float = DEFAULT_STRESS_GPA) -> None:
+    """The relaxation options, checked (``screening.settings.check_number``)."""
+    check_number("fmax", fmax, 1e-4, 10.0, "0.05")
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"steps must be a whole number, not {type(steps).__name__}: give e.g. steps=500")
+    if not 1 <= steps <= 100_000:
+        raise InputError(f"steps={steps}: give a positive whole number of optimizer steps up to 100000, e.g. 500",
+                         argument="steps")
+    check_number("stress_GPa", stress_GPa, 1e-6, 100.0, "0.1")
 
 
 def relax_structure(structure, relax: bool = True, fmax: float = DEFAULT_FMAX_EV_PER_A, steps: int = DEFAULT_STEPS,
@@ -279,7 +282,7 @@ def relax_structure(structure, relax: bool = True, fmax: float = DEFAULT_FMAX_EV
     """
     s, label = read_structure(structure)
     _check_structure(s, label)
-    _validate(fmax, steps, stress_GPa)
+    check_relax_options(fmax, steps, stress_GPa)
     h = structure_hash(s)
     path = Path(cache_dir) / f"{_cache_key(h, relax, fmax, int(steps), stress_GPa)}.json" if cache_dir else None
     if path is not None and path.is_file():
@@ -426,7 +429,7 @@ def add_structures(store, items, relax: bool = True, band_gap_eV=None, names=Non
         if missing:
             raise DataError(f"{label}: element(s) {', '.join(missing)} not in the phase store: add them with `screening fetch`")
         structs.append((s, label))
-    _validate(fmax, steps, stress_GPa)
+    check_relax_options(fmax, steps, stress_GPa)
 
     taken = set(store.column("phase_id"))  # to name new phases uniquely
     results, records, extra = [], [], []

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Composition, Element
+from pymatgen.core import Composition
 
 from screening.data import cache as cache_io
 from screening.data import files, mp_api, user

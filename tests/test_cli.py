@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from screening import __version__, api, ranking
+from screening import __version__, api
 from screening.outputs import write_folder
 
 pytestmark = pytest.mark.data

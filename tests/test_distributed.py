@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-from pymatgen.core import Composition
 
 from screening import api
 from screening import ranking

@@ -4,7 +4,6 @@ chgnet is imported directly on purpose: CI installs the ``mlip`` extra, and a mi
 must fail here loudly rather than skip.
 """
 
-import math
 import os
 import sys
 import time
@@ -16,7 +15,7 @@ from ase.build import bulk
 from pymatgen.core import Composition, Lattice, Structure
 
 from screening import api
-from screening import mlip, ranking
+from screening import mlip
 from screening.data.user import read_user_csv
 from screening.errors import DataError, InputError
 from screening import interphase

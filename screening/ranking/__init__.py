@@ -13,7 +13,7 @@ import pandas as pd
 from screening.ranking.candidates import all_li_candidates, as_candidates, load_candidates
 from screening.ranking.rows import ROW_COLUMNS, Candidate, ScreenRow, evaluate, evaluate_all, rows_frame
 from screening.ranking.scoring import explain, pareto_fronts, rank
-from screening.settings import Settings
+from screening.settings import Settings, check_voltage
 
 __all__ = ["rank", "explain", "filter_ranking", "load_candidates", "as_candidates", "all_li_candidates", "Candidate",
            "ScreenRow", "evaluate", "evaluate_all", "rows_frame", "pareto_fronts", "ROW_COLUMNS"]
@@ -31,6 +31,7 @@ def filter_ranking(df: pd.DataFrame, settings: Settings | None = None, max_red_V
     the DFT tolerance); a ``max_e_hull_eV_per_atom`` given explicitly is a filter by itself.
     """
     settings = settings or Settings()
+    check_voltage("max_red_V", max_red_V)
     if max_red_V is None and not (insulating_only or li_stable or electrolyte_stable) and settings.max_e_hull_eV_per_atom is None:
         return df, 0
     keep = (df["error"].fillna("") == "").to_numpy().copy()

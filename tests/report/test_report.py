@@ -5,7 +5,7 @@ import json
 import pytest
 
 from screening import api
-from screening import provenance, ranking, report
+from screening import provenance, report
 from screening.errors import InputError
 from screening.settings import Settings
 
