@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition
 
-from screening.data import files, gaps, legacy, sources, structures, volumes
+from screening.data import files, gaps, legacy, sources, structures, transport, volumes
 from screening.data import table as tbl
 from screening.data.formula import chemsys_masks, within
 from screening.errors import DataError
@@ -280,8 +280,10 @@ def add_band_gaps(table: pd.DataFrame, root: Path, fitted: dict) -> dict:
     default = table.loc[table.groupby("formula").energy_per_atom_eV.idxmin()].set_index("formula").material_id.to_dict()
     cal = fitted.get("gap_calibration")
     cal = gaps.Calibration(**cal) if cal else gaps.calibrate(measured, table.set_index("phase_id").band_gap_pbe_eV, default)
-    gaps.apply(table, measured, cal, files.GAPS)
-    return {"gap_calibration": cal.__dict__, "n_measured_gaps": int((table.band_gap_origin == "measured").sum())}
+    val = gaps.validate_gga_u(gaps.read_gga_u(), cal, table.set_index("phase_id").band_gap_pbe_eV)
+    counts = gaps.apply(table, measured, cal, files.GAPS, gga_u=val)
+    return {"gap_calibration": cal.__dict__, "gga_u_gap_validation": val, "band_gap_counts": counts,
+            "n_measured_gaps": int((table.band_gap_origin == "measured").sum())}
 
 
 def add_volumes(table: pd.DataFrame, root: Path) -> dict:
@@ -384,6 +386,72 @@ def flag_artefacts(table: pd.DataFrame) -> dict:
     return {"n_artefacts": flagged}
 
 
+def read_no_compound_systems() -> pd.DataFrame:
+    """The curated Li-metal binary systems where experiment reports no compound (chemsys,
+    element, evidence, source), ``data/li_no_compound_systems.csv``."""
+    df = files.read_text_csv(files.shipped(files.NO_COMPOUND_SYSTEMS), files.NO_COMPOUND_SYSTEMS, "fix the shipped table")
+    df["chemsys"] = ["-".join(sorted(c.split("-"))) for c in df.chemsys]
+    bad = df[(df.compounds_reported != "none") | ~df.chemsys.str.contains("Li")]
+    if len(bad):
+        raise DataError(f"{files.NO_COMPOUND_SYSTEMS}: {bad.chemsys.iloc[0]} is not a Li system without compounds")
+    return df
+
+
+def flag_no_compound(table: pd.DataFrame) -> dict:
+    """Compounds of a Li-metal binary system where the assessed phase diagram knows none (LiCu3
+    mp-862658 sits 35 meV/atom below Li + Cu on MP's GGA hull, but Li and Cu form no compound):
+    flagged as artefacts, so that they warn where they decide a result and are left out of every
+    hull by default."""
+    systems = read_no_compound_systems()
+    n = 0
+    for r in systems.itertuples():
+        rows = table.index[(table.chemsys == r.chemsys) & (table.artefact == "")]
+        table.loc[rows, "artefact"] = (f"no Li-{r.element} compound is known ({r.evidence.split(';')[0]}; {r.source.split(',')[0]} "
+                                       f"et al., {files.NO_COMPOUND_SYSTEMS}): a DFT artefact")
+        n += len(rows)
+    return {"n_no_compound_artefacts": n, "no_compound_systems": sorted(systems.chemsys)}
+
+
+def mlip_rows() -> pd.DataFrame:
+    """Phases MP has no ordered structure or energy for (halide electrolytes: Li3YCl6, Li2ZrCl6 ...),
+    relaxed with CHGNet on substituted MP prototypes and placed on the MP2020 hull by their reaction
+    energy to MP's competing phases (``python -m screening.halides`` writes the shipped table;
+    ``uncertainty_eV_per_atom`` from the same procedure on MP phases): origin ``chgnet``, the
+    uncertainty in ``uncertain``."""
+    df = files.read_text_csv(files.shipped(files.MLIP_PHASES), files.MLIP_PHASES, "regenerate it with python -m screening.halides")
+    rows = []
+    for r in df.itertuples():
+        comp = Composition(r.composition)
+        row = tbl.empty_row()
+        row.update(tbl.identity(comp), phase_id=r.phase_id, origin="chgnet", run_type="CHGNet",
+                   source=f"{r.model} on MP prototype {r.prototype_id} ({r.substitution}; {files.MLIP_PHASES})",
+                   energy_eV=float(r.energy_eV),
+                   correction_note=f"CHGNet energy referenced to MP's {r.decomposition} (reaction energy, {r.model})",
+                   uncertain=f"MLIP energy (CHGNet on a substituted prototype): +-{float(r.uncertainty_eV_per_atom):.3f} eV/atom",
+                   molar_volume_cm3_per_mol=float(r.molar_volume_cm3_per_mol), density_g_cm3=float(r.density_g_cm3),
+                   volume_origin="chgnet", volume_source=f"CHGNet-relaxed structure ({r.model}; {files.MLIP_PHASES})")
+        rows.append(row)
+    return tbl.conform(pd.DataFrame(rows))
+
+
+def add_transport(table: pd.DataFrame) -> dict:
+    """Li+ conductivities (measured, else calibrated BVSE estimates; ``screening.data.transport``);
+    then the phases a measurement shows to conduct electrons (Li alloys in the conductivity table:
+    Li3Sb, Li-Si, Li-Sn ...) get band gap 0 unless a gap was measured, so that their character
+    does not rest on a DFT gap that says otherwise (Li3Sb: corrected PBE 1.65 eV)."""
+    measured, bvse = transport.read_measured(), transport.read_bvse()
+    cal = transport.calibrate(measured, bvse, table)
+    counts = transport.apply(table, measured, bvse, cal)
+    metal = (table.li_conductivity_source.str.startswith("electronic conductor") & (table.band_gap_origin != "measured")).to_numpy()
+    idx = table.index[metal]
+    table.loc[idx, "band_gap_eV"] = 0.0
+    table.loc[idx, "band_gap_error_eV"] = 0.0
+    table.loc[idx, "band_gap_origin"] = "electronic conductor"
+    table.loc[idx, "band_gap_source"] = ["measured electronic conductor (" + t.split("; ", 1)[1] + ")" for t in table.li_conductivity_source[metal]]
+    return {"transport": {"counts_by_origin": counts, "calibration": cal.as_info() if cal else None,
+                          "n_electronic_conductor_gaps": int(metal.sum())}}
+
+
 def incomplete_systems(table: pd.DataFrame, stable_binaries: list[str]) -> list[str]:
     """Binary metal-anion systems where MP's legacy data have a stable compound but the table has
     no hull compound (its id deprecated, or its energy not convertible): missing data, flagged on
@@ -423,11 +491,27 @@ def build_table(root: Path, elements=None, fitted: dict | None = None, workers: 
     report["n_converted_on_hull"] = int((table[table.origin == "mp-converted"].e_above_hull_eV_per_atom <= 1e-6).sum())
     placed = pd.concat([published_rows(root, table, elements), placed_rows(meta, table)], ignore_index=True)
     before = table.copy()
-    table = finish(pd.concat([table, placed], ignore_index=True))
-    # placing must not move the hull: the earlier rows keep their e_above_hull
+    mlip = mlip_rows()
+    if elements is not None:
+        mlip = mlip[[set(c.split("-")) <= set(elements) for c in mlip.chemsys]]
+    table = finish(pd.concat([table, placed, mlip], ignore_index=True))
+    report["n_mlip_phases"] = len(mlip)
+    # placing must not move the hull: the earlier rows keep their e_above_hull (the MLIP phases'
+    # systems are left out of this check: a new phase below the hull moves it by design)
     moved = np.abs(table.e_above_hull_eV_per_atom.to_numpy()[: len(before)] - before.e_above_hull_eV_per_atom.to_numpy())
+    near_mlip = np.zeros(len(before), bool)
+    for cs in set(mlip.chemsys):
+        near_mlip |= np.array([set(cs.split("-")) <= set(c.split("-")) for c in before.chemsys])
+    moved = moved[~near_mlip]
     report["max_hull_shift_by_placing_eV_per_atom"] = float(np.nanmax(moved)) if len(moved) else 0.0
-    p = table.origin.isin(["mp-legacy", "mp-published"])
+    # placed phases keep the e_above_hull they were placed at, except where an MLIP phase lowered
+    # their system's hull (reported apart)
+    p = table.origin.isin(["mp-legacy", "mp-published"]).to_numpy().copy()
+    in_mlip = np.zeros(len(table), bool)
+    for cs in set(mlip.chemsys):
+        in_mlip |= np.array([set(cs.split("-")) <= set(c.split("-")) for c in table.chemsys])
+    report["n_placed_in_mlip_systems"] = int((p & in_mlip).sum())
+    p &= ~in_mlip
     report["max_placement_error_eV_per_atom"] = float(np.nanmax(np.abs(table.e_above_hull_eV_per_atom[p] - table.placed_e_above_hull_eV_per_atom[p]))) if p.any() else 0.0
     diff = table.converted_minus_placed_eV_per_atom
     report["legacy_cross_check"] = {"n": int(diff.notna().sum()), **legacy.stats(diff),
@@ -436,7 +520,9 @@ def build_table(root: Path, elements=None, fitted: dict | None = None, workers: 
     report.update(add_dimensionality(table, root, workers))
     report.update(add_volumes(table, root))
     report.update(flag_artefacts(table))
+    report.update(flag_no_compound(table))
     fill_without_artefacts(table)
+    report.update(add_transport(table))
     incomplete = incomplete_systems(table, report.pop("legacy_stable_binary_systems"))
     table = tbl.conform(table).sort_values(["chemsys", "formula", "phase_id"], kind="stable").reset_index(drop=True)
     info = {

@@ -22,6 +22,7 @@ import numpy as np
 
 from screening.data.table import Phase
 from screening.errors import InputError
+from screening.layer import Film, film
 from screening.phases import PhaseSet, PhaseSource
 from screening.results import Caveat, CaveatKind, Character, Result, unique_caveats
 from screening.settings import Settings
@@ -43,6 +44,7 @@ class Properties(Result):
     min_product_band_gap_eV: float | None
     conducting_products: tuple[str, ...]
     band_gap_note: str
+    gap_borderline: bool = False  # a product's gap lies within its error of the threshold
     warnings: tuple[Caveat, ...] = ()
 
 
@@ -111,6 +113,12 @@ def product_properties(precursor: Phase, products: list[ProductPhase], li_used: 
     character = Character.MIXED if conducting else (Character.UNKNOWN if unknown else Character.INSULATING)
     origins = sorted({o or "unknown" for f, (_, o) in gaps.items() if f in known})
     gap_note = f"{' and '.join(origins)} gaps; threshold {gap_threshold_eV:g} eV"
+    near = sorted({p.formula for p in products if p.phase.band_gap_eV is not None and p.phase.band_gap_error_eV is not None
+                   and abs(p.phase.band_gap_eV - gap_threshold_eV) < p.phase.band_gap_error_eV})
+    if near:
+        warns.append(Caveat(CaveatKind.PBE_GAP, f"the band gap of {', '.join(near)} lies within its error of the "
+                            f"{gap_threshold_eV:g} eV threshold: the electronic character is borderline",
+                            "give a measured gap (user phase CSV) or read the character as uncertain", precursor.formula))
     if unknown:
         gap_note = f"no band gap for {', '.join(unknown)}; " + gap_note
         warns.append(Caveat(CaveatKind.NO_BAND_GAP, f"no band gap for {', '.join(unknown)}",
@@ -123,6 +131,7 @@ def product_properties(precursor: Phase, products: list[ProductPhase], li_used: 
         min_product_band_gap_eV=float(min(known.values())) if known else None,
         conducting_products=conducting,
         band_gap_note=gap_note,
+        gap_borderline=bool(near),
         warnings=unique_caveats(warns),
     )
 
@@ -141,6 +150,7 @@ class LithiationStage(Result):
     electronic_character: Character
     min_product_band_gap_eV: float | None
     properties: Properties
+    film: Film | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +175,7 @@ class LithiationPath(Result):
     def record(self) -> dict:
         return {"precursor": self.precursor, "material_id": self.material_id,
                 "e_above_hull_eV_per_atom": self.e_above_hull_eV_per_atom,
-                "stages": [{k: v for k, v in s.record().items() if k != "properties"} | {
+                "stages": [{k: v for k, v in s.record().items() if k not in ("properties",)} | {
                     "volume_note": s.properties.volume_note, "band_gap_note": s.properties.band_gap_note}
                     for s in self.stages],
                 "warnings": [str(w) for w in self.warnings],
@@ -204,6 +214,7 @@ def lithiation_path(precursor: Phase, phases: PhaseSource, settings: Settings | 
         props = product_properties(precursor, prods, li, li_metal, settings.gap_threshold_eV)
         warns += caveats.for_rows(ps, [p.row for p in prods])
         stages.append(LithiationStage(
+            film=film(precursor, prods, li, li_metal, settings.thickness_um, settings.temperature_K or None),
             voltage_V=float(max(0.0, mu0 - s.mu_low)),
             li_per_formula_unit=float(li * formula_units),
             products=tuple(p.formula for p in prods),
@@ -231,20 +242,22 @@ class Equilibrium:
 
 def equilibrium_with_li(precursor: Phase, phases: PhaseSource, voltage_V: float = 0.0) -> Equilibrium:
     """Products of a precursor in equilibrium with a Li reservoir at ``voltage_V`` (V vs Li/Li+;
-    0 = Li metal), from one grand-potential LP.  Above 0 V the precursor is stabilized onto the
-    hull first (as in ``lithiation_path``)."""
+    0 = Li metal), from one grand-potential LP, with the precursor stabilized onto the hull first
+    (as in ``lithiation_path``): a metastable precursor that is stable against Li once on the hull
+    is its own product, and its decomposition is neither a reaction nor an expansion.  The energy
+    is per reduced formula unit, referenced to the hull energy at the precursor's composition."""
     ps = _li_system(precursor, phases)
     red = precursor.reduced_amounts
-    mu0 = ps.element_energy("Li")
-    mu = mu0 - float(voltage_V)
-    system = ps
-    if voltage_V > 0:
-        i = ps.index_of(precursor.phase_id)
-        system = ps.with_energy(i, stabilized(ps, i, precursor).energy_eV)
-    g = system.grand_minimum(np.delete(ps.vector(red), ps.column("Li")), mu)
+    mu = ps.element_energy("Li") - float(voltage_V)
+    i = ps.index_of(precursor.phase_id)
+    st = stabilized(ps, i, precursor)
+    g = ps.with_energy(i, st.energy_eV).grand_minimum(np.delete(ps.vector(red), ps.column("Li")), mu)
     prods = _products(ps, g.units, 1e-7)
     li_used = float(g.li - red.get("Li", 0.0))
-    d_e = float(g.units @ ps.energies) - float(precursor.energy_per_atom_eV) * sum(red.values()) - li_used * mu
+    e_hull_per_atom = float(ps.energy_per_atom[i]) - st.e_above_hull_eV_per_atom  # the hull at P's composition
+    energies = ps.energies.copy()
+    energies[i] = e_hull_per_atom * ps.n_atoms[i]
+    d_e = float(g.units @ energies) - e_hull_per_atom * sum(red.values()) - li_used * mu
     return Equilibrium(tuple(prods), li_used, d_e, float(voltage_V), ps)
 
 
@@ -268,12 +281,14 @@ class Interphase(Result):
     min_product_band_gap_eV: float | None
     conducting_products: tuple[str, ...]
     band_gap_note: str
+    gap_borderline: bool
     electrolyte: str | None
     electrolyte_reaction_energy_eV_per_atom: float | None
     electrolyte_reaction_products: tuple[str, ...]
     electrolyte_reaction: str
     within_dft_error: bool | None
     precursor_e_above_hull_eV_per_atom: float
+    film: Film | None = None
     warnings: tuple[Caveat, ...] = ()
 
 
@@ -283,7 +298,9 @@ def interphase_with_li(precursor: Phase, phases: PhaseSource, settings: Settings
     """The interphase ``precursor`` forms with Li metal (``voltage_V`` = 0; or the lithiation
     stage in equilibrium at ``voltage_V`` vs Li/Li+) and its stability with ``electrolyte``
     (None for none).  Reaction energies with Li are per atom of precursor + Li taken up, the
-    precursor at its own energy (a metastable precursor's decomposition counts).
+    precursor at the hull energy of its composition (its own metastability is reported apart, in
+    ``precursor_e_above_hull_eV_per_atom``, never counted as reactivity or expansion).  The film
+    (``screening.layer``) is that of a ``settings.thickness_um`` layer of the precursor.
     ``reactions``: an optional mapping that keeps product|electrolyte reactions between calls
     (a screen passes one; keys are (product id, electrolyte id, tolerance))."""
     settings = settings or Settings()
@@ -334,11 +351,13 @@ def interphase_with_li(precursor: Phase, phases: PhaseSource, settings: Settings
         min_product_band_gap_eV=props.min_product_band_gap_eV,
         conducting_products=props.conducting_products,
         band_gap_note=props.band_gap_note,
+        gap_borderline=props.gap_borderline,
         electrolyte=el_name,
         electrolyte_reaction_energy_eV_per_atom=e_el,
         electrolyte_reaction_products=el_products,
         electrolyte_reaction=el_text,
         within_dft_error=within,
         precursor_e_above_hull_eV_per_atom=float(max(0.0, precursor.e_above_hull_eV_per_atom or 0.0)),
+        film=film(precursor, prods, li_used, li_metal, settings.thickness_um, settings.temperature_K or None),
         warnings=unique_caveats(warns),
     )

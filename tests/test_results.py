@@ -70,7 +70,7 @@ def test_weights_parse_and_validate():
 
     assert Weights.parse("li=2, volume=0") == Weights(li=2, volume=0)
     for bad, word in [("li=-1", "weights.li"), ("foo=1", "unknown weight"), ("li=x", "not a number"),
-                      ("li=0,electrolyte=0,insulation=0,volume=0", "all zero"), ("li=1,li=2", "twice"),
+                      ("li=0,electrolyte=0,insulation=0,volume=0,transport=0", "all zero"), ("li=1,li=2", "twice"),
                       ("li=1e308,electrolyte=1e308", "weights"), ("li", "key=number"), ("li=nan", "weights.li")]:
         with pytest.raises(InputError, match=word):
             Weights.parse(bad)

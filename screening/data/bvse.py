@@ -146,7 +146,7 @@ def compute_table(cif_items, timeout: float | None = TIMEOUT_S, progress=None) -
                     row |= li_migration_barriers(s)
         except TimeoutError:
             row["error"] = f"timeout after {timeout:g} s"
-        except Exception as exc:  # one failed structure is reported in its row, not fatal
+        except Exception as exc:  # noqa: BLE001  one failed structure is reported in its row, not fatal
             row["error"] = f"{exc.__class__.__name__}: {exc}".strip()
         row["seconds"] = round(time.perf_counter() - start, 2)
         rows.append(row)
@@ -169,6 +169,7 @@ def _read_ids(path) -> list[str]:
 
 def main(argv=None) -> int:
     import argparse
+    import csv
     import sys
     from pathlib import Path
 
@@ -176,31 +177,32 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m screening.data.bvse", description=__doc__.split("\n\n")[0])
     p.add_argument("--ids", required=True, help="MP ids: one per line, or a CSV with a phase_id/material_id column")
-    p.add_argument("--out", required=True, help="CSV to write (appended to, without its ids, when it exists and --append)")
-    p.add_argument("--append", action="store_true", help="add rows for ids not yet in --out instead of overwriting it")
+    p.add_argument("--out", required=True, help="CSV to write, one row at a time as each structure is done")
+    p.add_argument("--append", action="store_true", help="keep the rows of --out and add the ids it lacks (resumes a stopped run)")
     p.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per structure (default %(default)s)")
     p.add_argument("--shared", default=None, help="shared data folder (default $SCREENING_SHARED or ../shared)")
     args = p.parse_args(argv)
 
     ids = _read_ids(args.ids)
     out = Path(args.out)
-    old = pd.read_csv(out, dtype={"error": str}, keep_default_na=False, na_values=[""]) if args.append and out.is_file() else None
-    if old is not None:
-        ids = [i for i in ids if i not in set(old.phase_id)]
+    if args.append and out.is_file():
+        done = set(pd.read_csv(out, usecols=["phase_id"], dtype=str).phase_id)
+        ids = [i for i in ids if i not in done]
+    else:
+        out.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
     root = Path(args.shared) if args.shared else files.shared_root(required=True)
     cifs = dict(sources.iter_cifs(root, set(ids)))
-    print(f"{len(ids)} ids, {len(cifs)} CIFs in {files.CIFS}", file=sys.stderr)
+    print(f"{len(ids)} ids to do, {len(cifs)} of their CIFs in {files.CIFS}", file=sys.stderr)
 
     def progress(row):
+        with out.open("a", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerow(["" if row[c] is None else row[c] for c in COLUMNS])
         print(f"{row['phase_id']:>12} {row['formula'] or '':<16} 1D {row['ea_1d_eV']} 2D {row['ea_2d_eV']} 3D {row['ea_3d_eV']} "
               f"{row['seconds']:.1f}s {row['error']}", file=sys.stderr, flush=True)
 
     table = compute_table(((i, cifs.get(i)) for i in ids), timeout=args.timeout, progress=progress)
-    if old is not None:
-        table = pd.concat([old, table], ignore_index=True)
-    table.to_csv(out, index=False)
-    ok = table.error.fillna("").eq("")
-    print(f"wrote {out}: {int(ok.sum())} rows with barriers, {int((~ok).sum())} with an error", file=sys.stderr)
+    ok = table.error.eq("")
+    print(f"{out}: {int(ok.sum())} rows with barriers, {int((~ok).sum())} with an error added", file=sys.stderr)
     return 0
 
 

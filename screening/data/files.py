@@ -24,10 +24,21 @@ PACKAGE_DATA = "screening._data"
 PHASES = "phases.parquet"
 MANIFEST = "manifest.json"
 CANDIDATES = "candidates.csv"
+COATINGS = "cathode_coatings.csv"
 DENSITY_RULES = "density_rules.csv"
 MEASURED_GAPS = "measured_band_gaps.csv"
+GGA_U_GAPS = "gga_u_band_gaps.csv"  # validation set of the GGA+U gap treatment
 GGA_FAILURES = "known_gga_failures.csv"
-AUTHORED = (CANDIDATES, DENSITY_RULES, MEASURED_GAPS, GGA_FAILURES)
+CONDUCTIVITIES = "li_ion_conductivities.csv"
+NO_COMPOUND_SYSTEMS = "li_no_compound_systems.csv"
+ELEMENT_FLAGS = "element_flags.csv"
+REPORTED_INTERLAYERS = "reported_interlayers.csv"
+COATING_LITERATURE = "cathode_coating_literature.csv"
+AUTHORED = (CANDIDATES, COATINGS, DENSITY_RULES, MEASURED_GAPS, GGA_U_GAPS, GGA_FAILURES, CONDUCTIVITIES, NO_COMPOUND_SYSTEMS)
+# derived by scripts of this package from public data, shipped (their scripts name the sources)
+BVSE_BARRIERS = "li_bvse_barriers.csv"  # python -m screening.data.bvse (MP structures, bvlain)
+JANAF_GDELTA = "janaf_gdelta.csv"  # python -m screening.data.janaf (NIST-JANAF tables, via the janaf package)
+MLIP_PHASES = "mlip_phases.csv"  # python -m screening.halides (CHGNet on substituted MP prototypes)
 
 # raw shared files (relative to the shared root)
 HULL = "mp/mp_hull_phases.csv"
@@ -70,6 +81,10 @@ def read_text_csv(source, what: str, how: str, error=DataError):
             text = fh.read()
         rows = csv.reader(io.StringIO(text))
         header = next((row for row in rows if row), [])  # blank lines before the header are skipped
+        names = [h.strip() for h in header]
+        dup = next((h for i, h in enumerate(names) if h and h in names[:i]), None)
+        if dup is not None:
+            raise error(f"{what} has the column {dup!r} twice in its header: keep one column of each name")
         for k, row in enumerate(rows, 2):
             if len(row) > len(header):
                 raise error(f"{what} row {k} has {len(row)} fields but the header has {len(header)}: "

@@ -364,6 +364,8 @@ def validate(entries, gaps: list[tuple[str, object]], els: list[str]) -> dict[st
 
 # ----------------------------------------------------------------------------- rows
 def _gap_calibration():
+    """The shipped table's plain-GGA gap calibration and its GGA+U validation (the same treatment
+    as shipped phases)."""
     from screening.data import gaps as gp
 
     _, info = cache_io.read_shipped()
@@ -372,7 +374,7 @@ def _gap_calibration():
     if not isinstance(cal, dict) or not names <= set(cal):
         raise DataError("the package's phase table has no band-gap calibration: reinstall screening "
                         "(pip install --force-reinstall screening)")
-    return gp.Calibration(**{k: cal[k] for k in names})
+    return gp.Calibration(**{k: cal[k] for k in names}), info.get("gga_u_gap_validation")
 
 
 def entries_to_rows(entries, gaps: dict[str, float]) -> pd.DataFrame:
@@ -392,7 +394,8 @@ def entries_to_rows(entries, gaps: dict[str, float]) -> pd.DataFrame:
     rows["band_gap_eV"] = np.nan
     rows["band_gap_origin"] = rows["band_gap_source"] = ""
     rows["energy_per_atom_eV"] = rows.energy_eV / rows.n_atoms
-    gp.apply(rows, gp.read_measured(), _gap_calibration(), "mp-api summary")
+    cal, gga_u = _gap_calibration()
+    gp.apply(rows, gp.read_measured(), cal, "mp-api summary", gga_u=gga_u)
     return rows
 
 

@@ -54,8 +54,10 @@ class Phase(Result):
     # energy
     energy_adjustments: str = ""  # JSON [[name, eV], ...]
     correction_note: str = ""
-    band_gap_origin: str = ""  # measured | pbe-corrected | pbe | user | ...
+    band_gap_origin: str = ""  # measured | pbe-corrected | pbe+u | mixed-valence | pbe | user | ...
     band_gap_source: str = ""
+    li_conductivity_origin: str = ""  # measured | estimated | electronic | no Li | unknown
+    li_conductivity_source: str = ""
     volume_source: str = ""
     volume_origin: str = ""  # measured | dft | user | chgnet
     dimensionality: str = ""  # 0D/1D/2D/3D/metal (Larsen et al.)
@@ -77,6 +79,10 @@ class Phase(Result):
     molar_volume_cm3_per_mol: float | None = None
     dft_molar_volume_cm3_per_mol: float | None = None
     e_above_hull_without_artefacts_eV_per_atom: float | None = None
+    band_gap_error_eV: float | None = None  # 1-sigma error of band_gap_eV (the treatment's validation)
+    li_conductivity_S_per_cm: float | None = None  # Li+ conductivity at 25 C
+    li_activation_energy_eV: float | None = None
+    li_conductivity_error_log10: float | None = None  # 1-sigma error in decades (estimates)
 
     @classmethod
     def from_record(cls, rec: dict) -> Phase:

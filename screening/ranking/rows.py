@@ -44,6 +44,18 @@ class ScreenRow(Result):
     volume_ratio: float | None = None
     volume_ratio_with_li: float | None = None
     volume_note: str = ""
+    gap_borderline: bool | None = None
+    interphase_thickness_um: float | None = None
+    li_consumed_mAh_per_cm2: float | None = None
+    li_consumed_um: float | None = None
+    transport: str = ""  # ionic | metallic | blocking | unknown
+    li_conductivity_S_per_cm: float | None = None
+    conductivity_origin: str = ""
+    asr_ohm_cm2: float | None = None
+    asr_low_ohm_cm2: float | None = None
+    asr_high_ohm_cm2: float | None = None
+    asr_at_temperature_ohm_cm2: float | None = None
+    transport_note: str = ""
     electrolyte_reaction_energy_eV_per_atom: float | None = None
     electrolyte_reaction_products: str = ""
     electrolyte_reaction: str = ""
@@ -54,6 +66,8 @@ class ScreenRow(Result):
     stage_min_product_band_gap_eV: float | None = None
     stage_volume_ratio: float | None = None
     stage_electrolyte_reaction_energy_eV_per_atom: float | None = None
+    stage_transport: str = ""
+    stage_asr_ohm_cm2: float | None = None
     reduction_limit_V: float | None = None
     oxidation_limit_V: float | None = None
     window_width_V: float | None = None
@@ -64,6 +78,7 @@ class ScreenRow(Result):
     warning_kinds: tuple[str, ...] = ()
     error: str = ""
     family: str = ""
+    flags: str = ""  # practicality: radioactive / toxic / scarce / precious elements (screening.data.elements)
     note: str = ""
 
 
@@ -75,9 +90,9 @@ BOOL_COLUMNS = [f.name for f in dataclasses.fields(ScreenRow) if f.type == "bool
 LIST_COLUMNS = ["warnings", "warning_kinds"]
 
 
-def failed(candidate: str, kind: str, error: str, family: str = "", note: str = "") -> ScreenRow:
+def failed(c: Candidate, error: str) -> ScreenRow:
     """The row of a candidate that could not be computed."""
-    return ScreenRow(candidate=candidate, kind=kind, error=error, family=family, note=note)
+    return ScreenRow(candidate=c.name, kind=c.kind, error=error, family=c.family, flags=c.flags, note=c.note)
 
 
 def _stage_part(ip: Interphase) -> dict:
@@ -88,6 +103,8 @@ def _stage_part(ip: Interphase) -> dict:
         "stage_min_product_band_gap_eV": ip.min_product_band_gap_eV,
         "stage_volume_ratio": ip.volume_ratio,
         "stage_electrolyte_reaction_energy_eV_per_atom": ip.electrolyte_reaction_energy_eV_per_atom,
+        "stage_transport": ip.film.transport,
+        "stage_asr_ohm_cm2": ip.film.asr_ohm_cm2,
     }
 
 
@@ -102,17 +119,18 @@ class Candidate:
     note: str = ""
     error: str = ""
     formula_units: float = 1.0
+    flags: str = ""
 
 
 def evaluate(candidate: Candidate, phases: PhaseSource, settings: Settings, electrolyte: Phase,
              electrolyte_reduction_V: float = 0.0, reactions: dict | None = None) -> ScreenRow:
     """All numbers of one candidate (a screen row); a ScreeningError becomes an error row."""
     if candidate.phase is None:
-        return failed(candidate.name, candidate.kind, candidate.error, candidate.family, candidate.note)
+        return failed(candidate, candidate.error)
     try:
         return _evaluate(candidate, phases, settings, electrolyte, electrolyte_reduction_V, reactions)
     except ScreeningError as exc:
-        return failed(candidate.name, candidate.kind, str(exc), candidate.family, candidate.note)
+        return failed(candidate, str(exc))
 
 
 def _evaluate(c: Candidate, phases: PhaseSource, settings: Settings, electrolyte: Phase, v_red_el: float,
@@ -152,6 +170,18 @@ def _evaluate(c: Candidate, phases: PhaseSource, settings: Settings, electrolyte
         volume_ratio=ip.volume_ratio,
         volume_ratio_with_li=ip.volume_ratio_with_li,
         volume_note=ip.volume_note,
+        gap_borderline=ip.gap_borderline,
+        interphase_thickness_um=ip.film.interphase_thickness_um,
+        li_consumed_mAh_per_cm2=ip.film.li_consumed_mAh_per_cm2,
+        li_consumed_um=ip.film.li_consumed_um,
+        transport=ip.film.transport,
+        li_conductivity_S_per_cm=ip.film.li_conductivity_S_per_cm,
+        conductivity_origin=ip.film.conductivity_origin,
+        asr_ohm_cm2=ip.film.asr_ohm_cm2,
+        asr_low_ohm_cm2=ip.film.asr_low_ohm_cm2,
+        asr_high_ohm_cm2=ip.film.asr_high_ohm_cm2,
+        asr_at_temperature_ohm_cm2=ip.film.asr_at_temperature_ohm_cm2,
+        transport_note=ip.film.transport_note,
         electrolyte_reaction_energy_eV_per_atom=ip.electrolyte_reaction_energy_eV_per_atom,
         electrolyte_reaction_products=" + ".join(ip.electrolyte_reaction_products),
         electrolyte_reaction=ip.electrolyte_reaction,
@@ -166,18 +196,30 @@ def _evaluate(c: Candidate, phases: PhaseSource, settings: Settings, electrolyte
         warnings=tuple(str(x) for x in cav),
         warning_kinds=tuple(x.kind.value for x in cav),
         family=c.family,
+        flags=c.flags,
         note=c.note,
     )
 
 
-def evaluate_all(phases: PhaseSource, candidates: list[Candidate], settings: Settings, electrolyte: Phase,
-                 electrolyte_reduction_V: float, progress=None) -> list[ScreenRow]:
+@dataclass(frozen=True)
+class Context(Result):
+    """What every row of a screen is evaluated against: the electrolyte and a voltage (the anode
+    side: the electrolyte's reduction limit, where the first lithiation stage is taken; the cathode
+    side: the cathode's operating voltage) and, on the cathode side, the cathode."""
+
+    electrolyte: Phase
+    voltage_V: float
+    cathode: Phase | None = None
+
+
+def evaluate_all(phases: PhaseSource, candidates: list[Candidate], settings: Settings, context: Context,
+                 progress=None) -> list[ScreenRow]:
     """Rows of the candidates, in order (serial).  Product|electrolyte reactions are computed once
     per product for the whole list."""
     reactions: dict = {}
     rows = []
     for k, c in enumerate(candidates):
-        rows.append(evaluate(c, phases, settings, electrolyte, electrolyte_reduction_V, reactions))
+        rows.append(evaluate(c, phases, settings, context.electrolyte, context.voltage_V, reactions))
         if progress:
             progress(k + 1, len(candidates), c.name)
     return rows

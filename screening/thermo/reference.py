@@ -70,8 +70,10 @@ def reference_row(store, formula: str, electrolyte: str = "Li7La3Zr2O12") -> Ref
     if red[LI] == 0:
         high = None
 
-    # interphase with Li metal: first stage of the profile on the unstabilized diagram
-    first = pd_.get_element_profile(LI, red)[0]
+    # interphase with Li metal: first stage of the profile on the stabilized diagram (P placed just
+    # below the hull of the others, so that a metastable P stable against Li is its own product);
+    # energies referenced to the hull at P's composition (its own metastability is no reaction)
+    first = spd.get_element_profile(LI, red)[0]
     n_li = float(first["evolution"])
     products = tuple(sorted({e.composition.reduced_formula for e in first["entries"]} - {"Li"}))
     # P + n Li -> products (n < 0: a metastable P releasing Li); per atom of P plus the Li taken up
@@ -81,7 +83,11 @@ def reference_row(store, formula: str, electrolyte: str = "Li7La3Zr2O12") -> Ref
         after = red - Composition({LI: -n_li})
     else:
         after = red
-    e_li = (pd_.get_hull_energy(after) - row.energy_per_atom_eV * red.num_atoms - n_li * mu0) / (red.num_atoms + max(n_li, 0.0))
+    e_ref = pd_.get_hull_energy_per_atom(red)
+    decomposition = spd.get_decomposition(after)
+    p_atoms = decomposition.get(sentry, 0.0) * after.num_atoms  # P itself among the products: undo the margin
+    e_after = spd.get_hull_energy(after) + 1e-6 * p_atoms
+    e_li = (e_after - e_ref * red.num_atoms - n_li * mu0) / (red.num_atoms + max(n_li, 0.0))
 
     # each product against the electrolyte, in one diagram of the union of the systems
     e_comp = Composition(electrolyte).reduced_composition

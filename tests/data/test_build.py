@@ -137,12 +137,12 @@ def test_dilute_supercell_rule_on_a_toy_table():
 
 @pytest.mark.data
 def test_artefacts_flagged_where_they_decide_a_result(store):
-    """`window Mg`: MP's LiMg149 (mp-866755, 150 atoms) sets a 4.10 V 'reduction limit' and says so;
-    without artefacts Mg takes up Li only at 0.22 V (LiMg5)."""
+    """`window Mg` with artefacts included: MP's LiMg149 (mp-866755, 150 atoms) sets a 4.10 V
+    'reduction limit' and says so; without artefacts (the default) Mg takes up Li only at 0.22 V (LiMg5)."""
     from screening.results import CaveatKind
-    from screening import window
+    from screening import Settings, window
 
-    w = window(store, "Mg")
+    w = window(store, "Mg", settings=Settings(exclude_artefacts=False))
     assert w.reduction_limit_V == pytest.approx(4.104, abs=0.005) and w.reduction_products == ("LiMg149",)
     assert [c.kind for c in w.warnings] == [CaveatKind.DILUTE_SUPERCELL] and "mp-866755" in str(w.warnings[0])
     clean = window(store.without_artefacts(), "Mg")
