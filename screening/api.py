@@ -16,15 +16,18 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from screening.data import elements
 from screening.data.formula import parse_formula, split_identifier
 from screening.data.table import Phase
 from screening.errors import InputError, ScreeningError
 from screening.interphases import Interphase, LithiationPath, interphase_with_li, lithiation_path
 from screening.ranking import candidates as cands
-from screening.ranking import scoring
 from screening.ranking.figures import FigureInputs, SeedCase, figure_inputs, seed_case_of
-from screening.ranking.rows import Candidate, evaluate_all, rows_frame
+from screening.ranking import evaluate_all, rank, rows_frame
+from screening.ranking.rows import Candidate, Context
+from screening.results import Caveat, CaveatKind, unique_caveats
 from screening.settings import Settings, Weights, as_settings, check_number, check_voltage
+from screening.data.gibbs import DESCRIPTOR_ERROR_EV_PER_ATOM
 from screening.store import PhaseStore
 from screening.thermo.reactions import Kink, Reaction, interface_reaction, reaction_kinks
 from screening.thermo.windows import Stage, Window, equilibrium_staircase, stability_window
@@ -32,10 +35,21 @@ from screening.thermo.windows import Stage, Window, equilibrium_staircase, stabi
 _FROM_SETTINGS = object()  # "the electrolyte of the settings"
 
 
-def _source(store, settings: Settings) -> PhaseStore:
+def source(store, settings: Settings) -> PhaseStore:
+    """The view of ``store`` the settings ask for: artefacts left out (or kept), energies at
+    ``settings.temperature_K``."""
     if not isinstance(store, PhaseStore):
         raise TypeError(f"store must be a screening.PhaseStore (from open_store()), not {type(store).__name__}")
-    return store.without_artefacts() if settings.exclude_artefacts else store
+    view = store.without_artefacts() if settings.exclude_artefacts else store.with_artefacts()
+    return view.at_temperature(settings.temperature_K)
+
+
+def _effective(settings: Settings) -> Settings:
+    """At a finite temperature energies within the Gibbs model's error are not distinguishable: the
+    DFT tolerance is raised to it (and the settings record the tolerance used)."""
+    if settings.temperature_K and settings.tolerance_eV_per_atom < DESCRIPTOR_ERROR_EV_PER_ATOM:
+        return settings.with_(tolerance_eV_per_atom=DESCRIPTOR_ERROR_EV_PER_ATOM)
+    return settings
 
 
 def _resolve(store: PhaseStore, item, name: str) -> Phase:
@@ -60,7 +74,7 @@ def formula_units(item, phase: Phase) -> float:
 def _settings(settings, **overrides) -> Settings:
     s = as_settings(settings)
     changes = {k: v for k, v in overrides.items() if v is not None}
-    return s.with_(**changes) if changes else s
+    return _effective(s.with_(**changes) if changes else s)
 
 
 def _named(result, item, field: str):
@@ -73,14 +87,14 @@ def window(store: PhaseStore, phase, *, settings: Settings | None = None) -> Win
     """Electrochemical stability window of a phase vs Li/Li+ (a formula picks its lowest-energy
     polymorph)."""
     s = as_settings(settings)
-    src = _source(store, s)
+    src = source(store, s)
     return stability_window(_resolve(src, phase, "phase"), src)
 
 
 def staircase(store: PhaseStore, phase, *, settings: Settings | None = None) -> list[Stage]:
     """Every equilibrium of a phase vs voltage, from 0 V upwards."""
     s = as_settings(settings)
-    src = _source(store, s)
+    src = source(store, s)
     return equilibrium_staircase(_resolve(src, phase, "phase"), src)
 
 
@@ -90,8 +104,13 @@ def react(store: PhaseStore, a, b, open_li_V: float | None = None, tolerance_eV_
     (V vs Li/Li+)."""
     s = _settings(settings, tolerance_eV_per_atom=tolerance_eV_per_atom)
     v = check_voltage("open_li_V", open_li_V)
-    src = _source(store, s)
-    return interface_reaction(_resolve(src, a, "a"), _resolve(src, b, "b"), src, v, s.tolerance_eV_per_atom)
+    src = source(store, s)
+    r = interface_reaction(_resolve(src, a, "a"), _resolve(src, b, "b"), src, v, s.tolerance_eV_per_atom)
+    if s.temperature_K:  # say what temperature changed
+        cold = source(store, s.with_(temperature_K=0.0))
+        r0 = interface_reaction(_resolve(cold, a, "a"), _resolve(cold, b, "b"), cold, v, s.tolerance_eV_per_atom)
+        r = dataclasses.replace(r, warnings=unique_caveats(r.warnings, [temperature_note(r0, r, s.temperature_K)]))
+    return r
 
 
 def reaction_curve(store: PhaseStore, a, b, open_li_V: float | None = None, *,
@@ -99,7 +118,7 @@ def reaction_curve(store: PhaseStore, a, b, open_li_V: float | None = None, *,
     """Every kink of the A|B reaction line: mixing ratio x of A, reaction energy, products."""
     s = as_settings(settings)
     v = check_voltage("open_li_V", open_li_V)
-    src = _source(store, s)
+    src = source(store, s)
     return reaction_kinks(_resolve(src, a, "a"), _resolve(src, b, "b"), src, v)
 
 
@@ -111,7 +130,7 @@ def interphase(store: PhaseStore, precursor, electrolyte=_FROM_SETTINGS, gap_thr
     Li7La3Zr2O12; None: no electrolyte)."""
     s = _settings(settings, gap_threshold_eV=gap_threshold_eV, tolerance_eV_per_atom=tolerance_eV_per_atom)
     v = check_voltage("voltage_V", voltage_V, optional=False)
-    src = _source(store, s)
+    src = source(store, s)
     p = _resolve(src, precursor, "precursor")
     el = None
     if electrolyte is not None:
@@ -124,7 +143,7 @@ def lithiate(store: PhaseStore, precursor, gap_threshold_eV: float | None = None
              settings: Settings | None = None) -> LithiationPath:
     """The stages of a precursor's Li uptake as the voltage falls to 0 V (Li metal)."""
     s = _settings(settings, gap_threshold_eV=gap_threshold_eV)
-    src = _source(store, s)
+    src = source(store, s)
     p = _resolve(src, precursor, "precursor")
     return _named(lithiation_path(p, src, s, formula_units(precursor, p)), precursor, "precursor")
 
@@ -139,6 +158,18 @@ def check_electrolyte(store: PhaseStore, electrolyte) -> Phase:
         raise InputError(f"electrolyte {p.formula} holds no Li: give a Li-ion conductor such as Li7La3Zr2O12 or Li3PS4",
                          argument="electrolyte")
     return p
+
+
+def temperature_note(cold: Reaction, hot: Reaction, temperature_K: float) -> Caveat:
+    """How the reaction changes from 0 K to ``temperature_K``, and why."""
+    def text(r):
+        return "no reaction" if r.reaction_energy_eV_per_atom >= -1e-6 else f"{r.reaction_energy_eV_per_atom:.4f} eV/atom ({r.reaction})"
+
+    why = ("T S terms move it: a reactant that is liquid or a gas at this temperature (Li melts at 453.7 K) loses its entropy "
+           "when it is bound in a solid product, and the products' vibrational entropy differs from the reactants'")
+    return Caveat(CaveatKind.MODEL, f"at 0 K: {text(cold)}; at {temperature_K:g} K: {text(hot)}",
+                  why if abs(cold.reaction_energy_eV_per_atom - hot.reaction_energy_eV_per_atom) > 1e-6 else "",
+                  "-".join(cold.reactants))
 
 
 # --------------------------------------------------------------------------- screens
@@ -158,60 +189,97 @@ def resolve_candidates(store: PhaseStore, candidates=None) -> list[Candidate]:
         if not items:
             raise InputError("candidates is empty: give formulas, a candidate DataFrame or None for the shipped list",
                              argument="candidates")
+        flags = elements.read_flags()
         out = []
         for k, item in enumerate(items):
             if isinstance(item, str):
-                out.append(_candidate(store, cands.as_candidates([item]).iloc[0].to_dict()))
+                out.append(_candidate(store, cands.as_candidates([item]).iloc[0].to_dict(), flags))
                 continue
             p = _resolve(store, item, f"candidates[{k}]")
-            out.append(Candidate(name=str(getattr(item, "entry_id", None) or p.formula), phase=p,
-                                 kind=cands.kind_of(p), family="", note=""))
+            out.append(Candidate(name=str(getattr(item, "entry_id", None) or p.formula), phase=p, kind=cands.kind_of(p),
+                                 family=cands.family_of(p.elements), note="", flags=elements.flag_text(p.elements, flags)))
         return out
-    return [_candidate(store, r) for r in df.to_dict("records")]
+    flags = elements.read_flags()
+    return [_candidate(store, r, flags) for r in df.to_dict("records")]
 
 
-def _candidate(store: PhaseStore, r: dict) -> Candidate:
+def _candidate(store: PhaseStore, r: dict, flags: dict) -> Candidate:
     name = str(r["formula"])
     try:
         p = store.resolve(name)
     except ScreeningError as exc:
         return Candidate(name, None, r["kind"], r.get("family", ""), r.get("note", ""), error=str(exc))
-    return Candidate(name, p, r["kind"], r.get("family", ""), r.get("note", ""), formula_units=formula_units(name, p))
+    return Candidate(name, p, r["kind"], r.get("family", "") or cands.family_of(p.elements), r.get("note", ""),
+                     formula_units=formula_units(name, p), flags=elements.flag_text(p.elements, flags))
 
 
-def screen(store: PhaseStore, candidates=None, settings: Settings | None = None, *, electrolyte: str | None = None,
+def screen(store: PhaseStore, candidates=None, settings: Settings | None = None, *, electrolyte=None,
            weights: Weights | None = None, tolerance: float | None = None, gap: float | None = None,
-           stage: str | None = None, anode: str = "Li", progress=None, runner=None) -> pd.DataFrame:
-    """Screen candidates against an electrolyte and Li metal; the ranked DataFrame, one row per
-    candidate in (failed candidates keep their row with an ``error``).
+           stage: str | None = None, side: str | None = None, cathode=None, voltage_V: float | None = None,
+           anode: str = "Li", progress=None, runner=None) -> pd.DataFrame:
+    """Screen candidates and rank them; the ranked DataFrame, one row per candidate in (failed
+    candidates keep their row with an ``error``).
 
-    ``candidates``: see ``resolve_candidates``.  ``settings`` (or the keyword shortcuts):
-    tolerance, gap threshold, weights, stage, artefacts; ``electrolyte`` (any phase: a formula,
-    an id, a ComputedEntry ...) overrides the settings' electrolyte.  ``progress``:
-    callable(done, total, name).  ``runner``: evaluates the rows elsewhere
-    (``screening.distributed.DaskRunner``), with the signature of ``ranking.rows.evaluate_all``.
+    The anode side (default): interlayers and precursors against Li metal and the electrolyte.
+    The cathode side (``side="cathode"``): coatings between ``cathode`` (default LiCoO2) at
+    ``voltage_V`` (default: its own delithiation voltage, the oxidation limit of its window) and
+    the electrolyte (``screening.ranking.coatings``).
+    ``candidates``: see ``resolve_candidates`` (None: the shipped list of the side).  ``settings``
+    (or the keyword shortcuts): tolerance, gap threshold, weights, stage, artefacts, temperature,
+    film thickness; ``electrolyte`` and ``cathode`` (any phase: a formula, an id, a ComputedEntry
+    ...) override the settings'.  ``progress``: callable(done, total, name).  ``runner``: evaluates
+    the rows elsewhere (``screening.distributed.DaskRunner``), with the signature of
+    ``ranking.evaluate_all``.
     """
-    s = _settings(settings, weights=weights, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, stage=stage)
+    s = _settings(settings, weights=weights, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, stage=stage, side=side,
+                  cathode_voltage_V=voltage_V)
     if anode != "Li":
         raise InputError(f"anode={anode!r}: only Li metal anodes are modelled: leave anode out", argument="anode")
     if progress is not None and not callable(progress):
         raise TypeError("progress must be a callable(done, total, name) or None")
-    src = _source(store, s)
+    src = source(store, s)
+    if candidates is None and s.side == "cathode":
+        candidates = cands.load_candidates(side="cathode")
     cand = resolve_candidates(src, candidates)
     el = check_electrolyte(src, s.electrolyte if electrolyte is None else electrolyte)
     if electrolyte is not None:  # the settings record the electrolyte used (an entry by its id)
         s = s.with_(electrolyte=electrolyte.strip() if isinstance(electrolyte, str) else el.phase_id)
-    v_red = stability_window(el, src).reduction_limit_V
-    rows = (runner or evaluate_all)(src, cand, s, el, v_red, progress)
-    df = rows_frame(rows)
+    if s.side == "cathode":
+        k = check_cathode(src, s.cathode if cathode is None else cathode)
+        if cathode is not None:
+            s = s.with_(cathode=cathode.strip() if isinstance(cathode, str) else k.phase_id)
+        v = s.cathode_voltage_V if s.cathode_voltage_V is not None else cathode_voltage(src, k)
+        context = Context(el, v, k)
+    else:
+        context = Context(el, stability_window(el, src).reduction_limit_V)
+    rows = (runner or evaluate_all)(src, cand, s, context, progress)
+    df = rows_frame(rows, s)
     df["electrolyte"] = el.formula
-    return scoring.rank(df, s)
+    return rank(df, s)
+
+
+def check_cathode(store: PhaseStore, cathode) -> Phase:
+    """The cathode's record; InputError when it holds no Li (no delithiation voltage) or is Li."""
+    p = _resolve(store, cathode, "cathode")
+    if not p.has_li or p.formula == "Li":
+        raise InputError(f"cathode {p.formula} holds no Li (or is Li metal): give a lithiated cathode such as LiCoO2",
+                         argument="cathode")
+    return p
+
+
+def cathode_voltage(store: PhaseStore, cathode: Phase) -> float:
+    """A cathode's own delithiation voltage: the oxidation limit of its window (V vs Li/Li+), the
+    voltage above which it gives up Li at equilibrium (LiCoO2: the onset of LixCoO2 phases)."""
+    w = stability_window(cathode, store)
+    if w.oxidation_limit_V is None:
+        raise InputError(f"{cathode.formula} has no oxidation limit: give cathode_voltage_V", argument="cathode")
+    return w.oxidation_limit_V
 
 
 def seed_case(store: PhaseStore, electrolyte: str = "Li7La3Zr2O12", *, settings: Settings | None = None) -> SeedCase:
     """The LLZO / LiI story: electrolyte window, electrolyte|Li, LiI|Li, I2 -> LiI interphase."""
     s = as_settings(settings)
-    src = _source(store, s)
+    src = source(store, s)
     el = check_electrolyte(src, electrolyte)
     return seed_case_of(src, el, src.resolve("LiI"), src.resolve("I2"), src.resolve("Li"), s)
 
@@ -223,9 +291,14 @@ def report_inputs(store: PhaseStore, df: pd.DataFrame, settings: Settings | None
     their first interphase product), and the reaction curves of the top candidates' first
     interphase product with the electrolyte."""
     s = as_settings(settings)
-    src = _source(store, s)
+    src = source(store, s)
     el = check_electrolyte(src, s.electrolyte)
     ok = df[df["error"].fillna("") == ""]
+    if s.side == "cathode":  # the cathode, the top coatings, and their reaction curves with the electrolyte
+        k = check_cathode(src, s.cathode)
+        top = [src.resolve(m) for m in ok.material_id.head(n_windows - 2)]
+        curves = [(i, r.candidate, src.resolve(r.material_id)) for i, r in enumerate(ok.head(n_curves).itertuples(), 1)]
+        return figure_inputs(src, el, [k, *top], curves)
 
     def first_product(r) -> Phase | None:
         f = str(r.interphase).split(" + ")[0]

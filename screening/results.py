@@ -34,10 +34,12 @@ class Character(str, enum.Enum):
 
 class CandidateKind(str, enum.Enum):
     """Interlayer: a phase put between Li and the electrolyte as it is.
-    Precursor: a coating meant to react with Li into an interphase."""
+    Precursor: a coating meant to react with Li into an interphase.
+    Coating: a phase put between a cathode and the electrolyte."""
 
     INTERLAYER = "interlayer"
     PRECURSOR = "precursor"
+    COATING = "coating"  # between a cathode and the electrolyte (the cathode side)
 
     def __str__(self) -> str:
         return self.value
@@ -90,7 +92,9 @@ def _decode(hint, v):
                 return _decode(a, v)
             except (TypeError, ValueError, KeyError):
                 continue
-        return v
+        raise TypeError(f"{v!r} is none of {', '.join(getattr(a, '__name__', str(a)) for a in options)}")
+    if origin in (tuple, list, dict) and not isinstance(v, dict if origin is dict else (list, tuple)):
+        raise TypeError(f"{v!r} is a {type(v).__name__}, not a {origin.__name__}")
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_decode(args[0], x) for x in v)
@@ -145,8 +149,23 @@ class Result(MSONable):
 
     @classmethod
     def from_dict(cls, d: dict):
+        """The result of ``as_dict``; TypeError/ValueError naming the field for a dict of another
+        result class, a missing field or a value of the wrong type."""
+        if not isinstance(d, dict):
+            raise TypeError(f"{cls.__name__}.from_dict needs a dict, not {type(d).__name__}")
+        if d.get("@class", cls.__name__) != cls.__name__:
+            raise TypeError(f"{cls.__name__}.from_dict got a {d['@class']} dict: use {d['@class']}.from_dict")
         hints = typing.get_type_hints(cls)
-        kw = {f.name: _decode(hints[f.name], d[f.name]) for f in dataclasses.fields(cls) if f.name in d}
+        kw = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise ValueError(f"{cls.__name__}.from_dict: the field {f.name!r} is missing")
+                continue
+            try:
+                kw[f.name] = _decode(hints[f.name], d[f.name])
+            except (TypeError, ValueError, KeyError) as exc:
+                raise TypeError(f"{cls.__name__}.from_dict: field {f.name!r}: {exc}") from None
         return cls(**kw)
 
     def record(self) -> dict:

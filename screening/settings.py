@@ -21,12 +21,19 @@ DFT_TOLERANCE_EV_PER_ATOM = 0.020
 #: A product counts as electronically insulating above this band gap (eV; see data/band_gaps).
 INSULATING_GAP_EV = 1.0
 DEFAULT_ELECTROLYTE = "Li7La3Zr2O12"
+DEFAULT_CATHODE = "LiCoO2"
 #: Upper bound of option values that make physical sense (a sanity limit, not physics).
 MAX_TOLERANCE_EV_PER_ATOM = 1.0
 MAX_GAP_EV = 20.0
 MAX_E_HULL_EV_PER_ATOM = 5.0
 MAX_VOLTAGE_V = 10.0
 MAX_WEIGHT = 1e6
+#: the precursor film of the seed case (Li et al. 2023: 0.5 um I2, their optimum)
+DEFAULT_THICKNESS_UM = 0.5
+MAX_THICKNESS_UM = 1000.0
+#: temperatures the Gibbs energy model covers (K; Bartel et al.'s descriptor and the element
+#: table); 0 K means the 0 K DFT energies unchanged
+TEMPERATURE_RANGE_K = (300.0, 2000.0)
 
 
 def check_number(name: str, value, lo: float = 0.0, hi: float = math.inf, example: str = "1") -> float:
@@ -48,6 +55,19 @@ def check_voltage(name: str, value, optional: bool = True) -> float | None:
     return check_number(name, value, 0.0, MAX_VOLTAGE_V, "3.9")
 
 
+def check_temperature(name: str, value) -> float:
+    """0 (the 0 K DFT energies) or a temperature inside ``TEMPERATURE_RANGE_K``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__} ({value!r}): give e.g. {name}=573")
+    t = float(value)
+    lo, hi = TEMPERATURE_RANGE_K
+    if t != 0.0 and not (math.isfinite(t) and lo <= t <= hi):
+        raise InputError(f"{name}={value!r} K is outside the Gibbs energy model's range: give 0 (the 0 K DFT energies) "
+                         f"or {lo:g}-{hi:g} K (Bartel et al.'s descriptor and the element table cover only that range)",
+                         argument=name)
+    return t
+
+
 def check_text(name: str, value, example: str) -> str:
     """A non-empty string (TypeError for other types)."""
     if not isinstance(value, str):
@@ -65,6 +85,7 @@ class Weights(Result):
     electrolyte: float = 1.0
     insulation: float = 1.0
     volume: float = 0.5
+    transport: float = 1.0
 
     def __post_init__(self):
         for f in fields(self):
@@ -100,6 +121,23 @@ class Weights(Result):
 
 
 @dataclass(frozen=True)
+class CoatingWeights(Result):
+    """Weights of the cathode-side (coating) score: non-negative, finite numbers, not all zero."""
+
+    window: float = 1.0
+    cathode: float = 1.0
+    electrolyte: float = 1.0
+    open: float = 1.0
+    insulation: float = 1.0
+    transport: float = 0.5
+
+    __post_init__ = Weights.__post_init__
+    total = Weights.total
+    text = Weights.text
+    parse = classmethod(Weights.parse.__func__)
+
+
+@dataclass(frozen=True)
 class Settings(Result):
     """Everything a screen's numbers depend on besides the phase data.
 
@@ -111,7 +149,16 @@ class Settings(Result):
     equilibrium at the electrolyte's reduction limit (``first``);
     ``max_e_hull_eV_per_atom``: phases further above the hull are left out of ``--all-li`` and of
     the stability filters (None: hull phases only for ``--all-li``, the tolerance for filters);
-    ``exclude_artefacts``: leave dilute-supercell artefacts (e.g. LiMg149) out of every hull.
+    ``exclude_artefacts``: leave phases flagged as DFT artefacts (dilute supercells like LiMg149,
+    compounds in Li-metal systems where experiment knows none, like LiCu3) out of every hull;
+    ``thickness_um``: the precursor (or interlayer) film thickness for the layer's thickness, Li
+    consumption and area-specific resistance;
+    ``temperature_K``: 0 for the 0 K DFT energies; otherwise Gibbs energies at that temperature
+    (300-2000 K) and the temperature of the layer's resistance (Arrhenius from 25 C);
+    ``side``: screen interlayers/precursors against Li metal (``anode``) or coatings between a
+    cathode and the electrolyte (``cathode``: ``cathode``, at ``cathode_voltage_V``; None: the
+    cathode's own delithiation voltage, the oxidation limit of its window), ranked with
+    ``coating_weights``.
     """
 
     electrolyte: str = DEFAULT_ELECTROLYTE
@@ -120,7 +167,13 @@ class Settings(Result):
     weights: Weights = field(default_factory=Weights)
     stage: Literal["full", "first"] = "full"
     max_e_hull_eV_per_atom: float | None = None
-    exclude_artefacts: bool = False
+    exclude_artefacts: bool = True
+    thickness_um: float = DEFAULT_THICKNESS_UM
+    temperature_K: float = 0.0
+    side: Literal["anode", "cathode"] = "anode"
+    cathode: str = DEFAULT_CATHODE
+    cathode_voltage_V: float | None = None
+    coating_weights: CoatingWeights = field(default_factory=CoatingWeights)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -138,6 +191,19 @@ class Settings(Result):
                             "give e.g. weights=Weights(volume=2)")
         if not isinstance(self.exclude_artefacts, bool):
             raise TypeError(f"exclude_artefacts must be True or False, not {self.exclude_artefacts!r}")
+        set_("thickness_um", check_number("thickness_um", self.thickness_um, 0.0, MAX_THICKNESS_UM, "0.5"))
+        if self.thickness_um <= 0:
+            raise InputError(f"thickness_um={self.thickness_um!r}: give a positive film thickness in um, e.g. 0.5",
+                             argument="thickness_um")
+        set_("temperature_K", check_temperature("temperature_K", self.temperature_K))
+        if self.side not in ("anode", "cathode"):
+            raise InputError(f"side={self.side!r}: choose 'anode' or 'cathode'", argument="side")
+        check_text("cathode", self.cathode, DEFAULT_CATHODE)
+        if self.cathode_voltage_V is not None:
+            set_("cathode_voltage_V", check_voltage("cathode_voltage_V", self.cathode_voltage_V))
+        if not isinstance(self.coating_weights, CoatingWeights):
+            raise TypeError(f"coating_weights must be a screening.settings.CoatingWeights, not "
+                            f"{type(self.coating_weights).__name__}")
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)
@@ -146,6 +212,7 @@ class Settings(Result):
         """The parameters as plain values (for provenance and checkpoint keys)."""
         d = self.record()
         d["weights"] = self.weights.text()
+        d["coating_weights"] = self.coating_weights.text()
         return d
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 from pymatgen.core import Composition
 
 from screening.data import cache as cache_io
-from screening.data import files, mp_api, user
+from screening.data import files, gibbs, mp_api, user
 from screening.data import formula as fml
 from screening.data import table as tbl
 from screening.data.table import Phase, PhaseTable
@@ -61,7 +61,7 @@ class PhaseStore:
     """
 
     def __init__(self, table, info: dict | None = None, *, exclude_artefacts: bool = False,
-                 phase_set_cache: int = PHASE_SET_CACHE):
+                 phase_set_cache: int = PHASE_SET_CACHE, temperature_K: float = 0.0):
         if isinstance(table, pd.DataFrame):
             missing = [c for c in tbl.COLUMNS if c not in table.columns and c != "e_above_hull_without_artefacts_eV_per_atom"]
             if missing:
@@ -82,7 +82,13 @@ class PhaseStore:
         art = table.col("artefact") != ""
         self._usable = ~art if self.exclude_artefacts else np.ones(len(table), bool)
         ehull = self._ehull_column()
-        self._hull = np.nonzero((ehull <= HULL_ROW_TOL) & self._usable)[0]
+        self.temperature_K = gibbs.check_temperature(temperature_K)
+        self._g = self._g_label = self._janaf = None
+        if self.temperature_K:
+            # at T every phase can be on the hull (a high-T polymorph, an entropy-stabilised phase)
+            self._hull = np.nonzero(self._usable)[0]
+        else:
+            self._hull = np.nonzero((ehull <= HULL_ROW_TOL) & self._usable)[0]
         self._by_system: dict[tuple[int, int], np.ndarray] | None = None
         lo, hi = self._lo, self._hi
         single = ((lo & (lo - np.uint64(1))) == 0) & ((hi & (hi - np.uint64(1))) == 0) & ((lo == 0) != (hi == 0))
@@ -165,16 +171,54 @@ class PhaseStore:
         return len(self._t)
 
     def __repr__(self) -> str:
-        extra = ", artefacts excluded" if self.exclude_artefacts else ""
+        extra = (", artefacts excluded" if self.exclude_artefacts else "") + \
+            (f", Gibbs energies at {self.temperature_K:g} K" if self.temperature_K else "")
         return f"PhaseStore({len(self)} phases, {len(self._elements)} elements{extra})"
 
     def __getstate__(self):  # sent to Dask workers: the column arrays, no cached sets
         return {"table": self._t.arrow(), "info": self.info_, "exclude_artefacts": self.exclude_artefacts,
-                "phase_set_cache": self._max_sets}
+                "phase_set_cache": self._max_sets, "temperature_K": self.temperature_K}
 
     def __setstate__(self, state):
         self.__init__(PhaseTable(state["table"]), state["info"], exclude_artefacts=state["exclude_artefacts"],
-                      phase_set_cache=state["phase_set_cache"])
+                      phase_set_cache=state["phase_set_cache"], temperature_K=state.get("temperature_K", 0.0))
+
+    def _view(self, **changes) -> PhaseStore:
+        kw = {"exclude_artefacts": self.exclude_artefacts, "phase_set_cache": self._max_sets,
+              "temperature_K": self.temperature_K, **changes}
+        return PhaseStore(self._t, kw.pop("info", self.info_), **kw)
+
+    # ---- Gibbs energies (a view at a temperature)
+    def at_temperature(self, temperature_K: float) -> PhaseStore:
+        """A view of this store whose energies are Gibbs energies of formation at ``temperature_K``
+        (``screening.data.gibbs``: Bartel's descriptor with each phase's volume, NIST-JANAF where
+        it has the compound, the elements' tabulated G(T)); 0 gives the 0 K DFT energies.  Every
+        phase of a system takes part in its hull at T.  Shares the table."""
+        t = gibbs.check_temperature(temperature_K)
+        return self if t == self.temperature_K else self._view(temperature_K=t)
+
+    def _gibbs(self, rows) -> np.ndarray:
+        """G_f(T) (eV/atom) of table rows (NaN where a phase has no volume), computed once per row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._g is None:
+            self._g = np.full(len(self._t), np.nan)
+            self._g_label = np.full(len(self._t), "", dtype=object)
+            self._janaf = gibbs.read_janaf()
+        todo = rows[self._g_label[rows] == ""]
+        if len(todo):
+            comp = self._t.col("composition")[todo]
+            vols = [gibbs.volume_per_atom_A3(v, c) if np.isfinite(v) else np.nan
+                    for v, c in zip(self._t.col("molar_volume_cm3_per_mol")[todo], comp, strict=True)]
+            g, labels = gibbs.gibbs_formation_energies(list(comp), self._t.col("formation_energy_eV_per_atom")[todo],
+                                                       vols, self.temperature_K, formulas=list(self._t.col("formula")[todo]),
+                                                       table=self._janaf)
+            # an element's metastable polymorphs keep their 0 K excess over its ground state (the
+            # tabulated G(T) is the element's standard state, the reference: 0 at every T)
+            single = np.array([len(c.split()) == 1 for c in comp])
+            g = np.where(single, self._t.col("formation_energy_eV_per_atom")[todo], g)
+            self._g[todo] = g
+            self._g_label[todo] = labels
+        return self._g[rows]
 
     def content_key(self) -> str:
         """Hash of the table's content (changes with any fetched, user or edited phase)."""
@@ -244,7 +288,14 @@ class PhaseStore:
             if missing:
                 raise InputError(f"element(s) {', '.join(missing)} have no elemental phase in the store: "
                                  "fetch them (screening fetch) or add an elemental entry")
-            ps = PhaseSet(key, self._t, self._hull_rows(key), caveats=self.caveats_for(key))
+            rows = self._hull_rows(key)
+            if self.temperature_K:
+                g = self._gibbs(rows)
+                rows = rows[np.isfinite(g)]
+                ps = PhaseSet(key, self._t, rows, caveats=self.caveats_for(key) + self._thermal_caveats(key, rows),
+                              energies=self._gibbs(rows) * self._t.col("n_atoms")[rows])
+            else:
+                ps = PhaseSet(key, self._t, rows, caveats=self.caveats_for(key))
             self._sets[key] = ps
             if len(self._sets) > self._max_sets:
                 self._sets.popitem(last=False)
@@ -258,6 +309,32 @@ class PhaseStore:
         return ps
 
     system = phase_set  # the name of earlier versions
+
+    def _thermal_caveats(self, key, rows) -> tuple[Caveat, ...]:
+        """The Gibbs model's caveat, phases left out for want of a volume, and formulas whose stable
+        polymorph at T differs from 0 K's (in the system ``key``)."""
+        t = self.temperature_K
+        out = [Caveat(CaveatKind.MODEL, f"Gibbs energies at {t:g} K: Bartel's descriptor with the phases' volumes "
+                      f"(NIST-JANAF where it has the compound; elements in their state at {t:g} K, e.g. Li liquid above "
+                      f"453.7 K); energies within {gibbs.DESCRIPTOR_ERROR_EV_PER_ATOM:g} eV/atom are inconclusive",
+                      "read differences below that as no difference", "-".join(key))]
+        within = self._hull_rows(key)
+        lost = within[~np.isfinite(self._gibbs(within))]
+        if len(lost):
+            out.append(Caveat(CaveatKind.NO_VOLUME, f"{len(lost)} phases of {'-'.join(key)} have no volume and are left out "
+                              f"at {t:g} K ({', '.join(self._t.col('formula')[lost][:5])})", "give densities (user phase CSV)",
+                              "-".join(key)))
+        formula = self._t.col("formula")[rows]
+        e0 = self._t.col("energy_per_atom_eV")[rows]
+        gt = self._g[rows]
+        for f in sorted(set(formula[pd.Series(formula).duplicated(keep=False).to_numpy()])):
+            k = np.nonzero(formula == f)[0]
+            cold, hot = rows[k[np.argmin(e0[k])]], rows[k[np.argmin(gt[k])]]
+            if cold != hot:
+                pid = self._t.col("phase_id")
+                out.append(Caveat(CaveatKind.MODEL, f"the stable polymorph of {f} changes with temperature: {pid[hot]} at {t:g} K, "
+                                  f"{pid[cold]} at 0 K", "", f))
+        return tuple(out)
 
     def _row_of(self, p: Phase) -> int | None:
         """Table row of a record taken from this store (None for records of no table)."""
@@ -281,9 +358,23 @@ class PhaseStore:
         rec = self._t.record(int(i))
         if self.exclude_artefacts:  # e_above_hull as this view's hulls have it
             rec["e_above_hull_eV_per_atom"] = rec["e_above_hull_without_artefacts_eV_per_atom"]
+        if self.temperature_K:
+            g = float(self._gibbs([i])[0])
+            if not np.isfinite(g):
+                raise InputError(f"{rec['formula']} ({rec['phase_id']}) has no molar volume: its Gibbs energy at "
+                                 f"{self.temperature_K:g} K is unknown; give a density (user phase CSV) or use temperature 0")
+            ps = self.phase_set(rec["chemsys"].split("-"))
+            amounts = self._t.amounts([i], ps.elements)[0]
+            hull = ps.hull_energy_per_atom(amounts)
+            rec.update(energy_eV=g * rec["n_atoms"], energy_per_atom_eV=g, formation_energy_eV_per_atom=g,
+                       e_above_hull_eV_per_atom=max(0.0, g - hull), e_above_hull_without_artefacts_eV_per_atom=max(0.0, g - hull),
+                       correction_note=f"Gibbs energy of formation at {self.temperature_K:g} K ({self._g_label[i]}); "
+                                       f"0 K: {rec['formation_energy_eV_per_atom']:.4f} eV/atom")
         return Phase.from_record(rec)
 
     def _best_rows(self) -> dict[str, int]:
+        if self._best is None and self.temperature_K:  # the lowest G(T) polymorph, found per formula on demand
+            return _LowestG(self)
         if self._best is None:
             epa = pd.Series(self._t.col("energy_per_atom_eV"))
             formula = self._t.col("formula")
@@ -486,7 +577,8 @@ class PhaseStore:
                                   e_above_hull_without_artefacts_eV_per_atom=ehull_x)
         info = dict(self.info_)
         info["sources"] = list(dict.fromkeys([*self.info_.get("sources", []), *sorted(set(new.source))]))
-        return PhaseStore(out, info, exclude_artefacts=self.exclude_artefacts, phase_set_cache=self._max_sets)
+        return PhaseStore(out, info, exclude_artefacts=self.exclude_artefacts, phase_set_cache=self._max_sets,
+                          temperature_K=self.temperature_K)
 
     def without_artefacts(self) -> PhaseStore:
         """A view of this store that leaves the phases flagged as artefacts (e.g. dilute supercells
@@ -496,7 +588,13 @@ class PhaseStore:
             return self
         info = {**self.info_, "excluded_artefacts": dict(zip(self._t.col("phase_id")[art], self._t.col("formula")[art],
                                                               strict=True))}
-        return PhaseStore(self._t, info, exclude_artefacts=True, phase_set_cache=self._max_sets)
+        return self._view(info=info, exclude_artefacts=True)
+
+    def with_artefacts(self) -> PhaseStore:
+        """A view of this store that keeps the phases flagged as artefacts in every hull."""
+        if not self.exclude_artefacts:
+            return self
+        return self._view(info={k: v for k, v in self.info_.items() if k != "excluded_artefacts"}, exclude_artefacts=False)
 
     def _excluded(self, pid: str | None = None, formula: str | None = None) -> None:
         """InputError when a phase asked for was left out as an artefact (``without_artefacts``)."""
@@ -527,6 +625,24 @@ def check_entry(entry, name: str) -> None:
     if not (n > 0 and np.isfinite(energy) and abs(energy / n) <= MAX_ABS_ENERGY_EV_PER_ATOM):
         raise ValueError(f"{name} ({entry.composition.reduced_formula}) has energy {energy!r} eV: give a finite total "
                          f"energy within {MAX_ABS_ENERGY_EV_PER_ATOM:g} eV/atom (MP2020-compatible DFT)")
+
+
+class _LowestG(dict):
+    """Formula -> the row of its lowest Gibbs energy at the store's temperature, looked up on demand."""
+
+    def __init__(self, store: PhaseStore):
+        super().__init__()
+        self._store = store
+
+    def get(self, formula, default=None):
+        st = self._store
+        rows = np.nonzero((st._t.col("formula") == formula) & st._usable)[0]
+        if not len(rows):
+            return default
+        g = st._gibbs(rows)
+        if not np.isfinite(g).any():
+            return int(rows[0])
+        return int(rows[np.nanargmin(g)])
 
 
 # --------------------------------------------------------------------------- user phases

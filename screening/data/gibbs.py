@@ -43,15 +43,17 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from screening import settings
+from screening.data import files
 from screening.errors import InputError
+from screening.units import A3_IN_CM3, AVOGADRO
 
 #: the shipped NIST-JANAF table (derived by ``python -m screening.data.janaf``)
-JANAF_GDELTA = "janaf_gdelta.csv"
+JANAF_GDELTA = files.JANAF_GDELTA
 #: temperatures the model covers (K); 0 K means "the DFT numbers unchanged"
-TEMPERATURE_RANGE_K = (300.0, 2000.0)
+TEMPERATURE_RANGE_K = settings.TEMPERATURE_RANGE_K
 #: stated resolution of Bartel et al.'s descriptor (Nat. Commun. 9, 4168 (2018): "~50 meV/atom")
 DESCRIPTOR_ERROR_EV_PER_ATOM = 0.05
-AVOGADRO = 6.02214076e23
 
 DESCRIPTOR = "Bartel SISSO descriptor"
 ELEMENT = "element"
@@ -60,21 +62,9 @@ DFT_0K = "0 K DFT"
 
 
 def check_temperature(T) -> float:
-    """``T`` as a float: 0 (the 0 K DFT energies unchanged) or inside :data:`TEMPERATURE_RANGE_K`;
-    anything else raises InputError naming the range and the fix."""
-    lo, hi = TEMPERATURE_RANGE_K
-    try:
-        t = float(T)
-    except (TypeError, ValueError):
-        raise InputError(f"temperature {T!r} is not a number: give 0 (0 K DFT energies) or a temperature "
-                         f"from {lo:g} to {hi:g} K") from None
-    if t == 0.0:
-        return 0.0
-    if not math.isfinite(t) or not lo <= t <= hi:
-        raise InputError(f"temperature {T:g} K is outside the Gibbs energy model's range: give 0 (the 0 K DFT "
-                         f"energies unchanged) or a temperature from {lo:g} to {hi:g} K (Bartel et al.'s "
-                         "descriptor and the element table cover only that range)")
-    return t
+    """``T`` as a float: 0 (the 0 K DFT energies unchanged) or inside :data:`TEMPERATURE_RANGE_K`
+    (``screening.settings.check_temperature``: TypeError / InputError naming the range)."""
+    return settings.check_temperature("temperature_K", T)
 
 
 def _gibbs_entry_class():
@@ -173,7 +163,7 @@ def volume_per_atom_A3(molar_volume_cm3_per_mol, composition) -> float:
     """Volume per atom (A^3) from a molar volume in cm^3 per mole of reduced formula units."""
     comp = _composition(composition)
     vm = float(molar_volume_cm3_per_mol) if molar_volume_cm3_per_mol is not None else math.nan
-    return vm * 1e24 / AVOGADRO / comp.reduced_composition.num_atoms
+    return vm / AVOGADRO / A3_IN_CM3 / comp.reduced_composition.num_atoms
 
 
 def _volumes(volumes, n: int) -> np.ndarray:

@@ -10,13 +10,34 @@ from __future__ import annotations
 
 import pandas as pd
 
-from screening.ranking.candidates import all_li_candidates, as_candidates, load_candidates
-from screening.ranking.rows import ROW_COLUMNS, Candidate, ScreenRow, evaluate, evaluate_all, rows_frame
-from screening.ranking.scoring import explain, pareto_fronts, rank
+from screening.ranking.candidates import all_candidates, all_li_candidates, as_candidates, family_of, load_candidates
+from screening.ranking import rows as anode_rows
+from screening.ranking.rows import ROW_COLUMNS, Candidate, Context, ScreenRow, evaluate
+from screening.ranking import coatings, scoring
+from screening.ranking.scoring import explain, pareto_fronts
 from screening.settings import Settings, check_voltage
 
-__all__ = ["rank", "explain", "filter_ranking", "load_candidates", "as_candidates", "all_li_candidates", "Candidate",
-           "ScreenRow", "evaluate", "evaluate_all", "rows_frame", "pareto_fronts", "ROW_COLUMNS"]
+__all__ = ["rank", "explain", "filter_ranking", "load_candidates", "as_candidates", "all_li_candidates", "all_candidates",
+           "family_of", "Candidate",
+           "Context", "ScreenRow", "evaluate", "evaluate_all", "rows_frame", "pareto_fronts", "ROW_COLUMNS"]
+
+
+def evaluate_all(phases, candidates: list[Candidate], settings: Settings, context: Context, progress=None) -> list:
+    """Unranked rows of the candidates (serial): anode rows, or coating rows on the cathode side."""
+    side = coatings if settings.side == "cathode" else anode_rows
+    return side.evaluate_all(phases, candidates, settings, context, progress)
+
+
+def rows_frame(rows: list, settings: Settings) -> pd.DataFrame:
+    """Evaluated rows as a DataFrame in their schema's column order."""
+    return (coatings if settings.side == "cathode" else anode_rows).rows_frame(rows)
+
+
+def rank(df: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
+    """Scores and ranks of evaluated rows: anode rows (``scoring.rank``) or, with
+    ``settings.side == "cathode"``, coating rows (``coatings.rank``)."""
+    settings = settings or Settings()
+    return coatings.rank(df, settings) if settings.side == "cathode" else scoring.rank(df, settings)
 
 
 def filter_ranking(df: pd.DataFrame, settings: Settings | None = None, max_red_V: float | None = None,

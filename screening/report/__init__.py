@@ -17,7 +17,7 @@ from screening import provenance as prov_mod
 from screening.outputs import check_folder, write_folder
 from screening.ranking.scoring import top_label
 from screening.report import figures as figs
-from screening.ranking.schema import COLUMNS, TABLE_COLUMNS, header
+from screening.ranking.schema import COLUMNS, TABLE_COLUMNS, header, table_columns
 from screening.report.tables import FORMATS, cell, flat_frame, markdown_table, records, write_file
 from screening.ranking import scoring as sc
 from screening.ranking.figures import FigureInputs, SeedCase
@@ -28,18 +28,36 @@ __all__ = ["FORMATS", "TABLE_COLUMNS", "header", "records", "markdown_table", "w
 
 def method_text(settings: Settings) -> str:
     """The ranking method with the parameters and scales actually used (``screening.ranking.scoring``)."""
+    if settings.side == "cathode":
+        from screening.ranking import coatings as co
+
+        cw = settings.coating_weights
+        v = "its own delithiation voltage" if settings.cathode_voltage_V is None else f"{settings.cathode_voltage_V:g} V"
+        return (f"Coatings between {settings.cathode} (at {v}) and {settings.electrolyte}: score = weighted mean (window "
+                f"{cw.window:g}, cathode {cw.cathode:g}, electrolyte {cw.electrolyte:g}, open {cw.open:g}, insulation "
+                f"{cw.insulation:g}, transport {cw.transport:g}) of sub-scores: the window covers the voltage (1 - shortfall / "
+                f"{co.WINDOW_SCALE_V:g} V); no closed reaction with the cathode, none with the electrolyte, none with the cathode "
+                f"open to Li at the voltage (each 1 - penalty / {sc.PENALTY_SCALE_EV_PER_ATOM:g} eV/atom; |E| < "
+                f"{1000 * settings.tolerance_eV_per_atom:g} meV/atom counts as 0); the coating's own band gap (gap / "
+                f"{sc.GAP_SCALE_EV:g} eV, 0 below {settings.gap_threshold_eV:g} eV); Li+ transport of a {settings.thickness_um:g} um "
+                f"film (log ASR from {sc.ASR_SCALE_OHM_CM2[0]:g} to {sc.ASR_SCALE_OHM_CM2[1]:g} ohm cm2). Unknown counts "
+                f"{sc.UNKNOWN_SUB_SCORE:g}; rank low-high: the 5-95 % range of the rank when every weight varies 2x either way.")
     w = settings.weights
     stage = ("the fully lithiated interphase (0 V)" if settings.stage == "full" else
              "the lithiation stage in equilibrium at the electrolyte's reduction limit")
     return (f"Ranking on {stage}: score = weighted mean (li {w.li:g}, electrolyte {w.electrolyte:g}, insulation "
-            f"{w.insulation:g}, volume {w.volume:g}) of sub-scores for stability against Li, stability against the "
-            f"electrolyte (1 - penalty / {sc.PENALTY_SCALE_EV_PER_ATOM:g} eV/atom; reaction energies with |E| < "
-            f"{1000 * settings.tolerance_eV_per_atom:g} meV/atom count as 0: inside DFT error), electronic insulation "
-            f"(smallest product gap / {sc.GAP_SCALE_EV:g} eV; 0 for mixed conductors, a product insulates above "
-            f"{settings.gap_threshold_eV:g} eV, the measured gap where known, else MP's PBE gap corrected to the measured "
-            f"scale) and volume expansion (V ratio - 1, capped at {sc.VOLUME_SCALE:g}; unknown counts "
-            f"{sc.UNKNOWN_SUB_SCORE:g}). Pareto front 1 = not dominated on the criteria. Equal scores share a rank ('=') "
-            f"unless the tie-break key ({', '.join(label for _, _, label, _ in sc.TIE_KEYS)}) separates them.")
+            f"{w.insulation:g}, volume {w.volume:g}, transport {w.transport:g}) of sub-scores for stability against Li, "
+            f"stability against the electrolyte (1 - penalty / {sc.PENALTY_SCALE_EV_PER_ATOM:g} eV/atom; reaction energies with "
+            f"|E| < {1000 * settings.tolerance_eV_per_atom:g} meV/atom count as 0: inside DFT error), electronic insulation "
+            f"(smallest product gap / {sc.GAP_SCALE_EV:g} eV, saturating there: above it the gap no longer matters; 0 for mixed "
+            f"conductors; a product insulates above {settings.gap_threshold_eV:g} eV, the measured gap where known, else the "
+            f"treated DFT gap), volume (0 at a ratio <= {sc.VOLUME_FILL[0]:g}, 1 from {sc.VOLUME_FILL[1]:g} to "
+            f"{sc.VOLUME_INTACT[0]:g}: fills voids, stays adherent; 0 from {sc.VOLUME_INTACT[1]:g}: cracks) and Li+ transport "
+            f"(the area-specific resistance of the layer a {settings.thickness_um:g} um film becomes, log scale from "
+            f"{sc.ASR_SCALE_OHM_CM2[0]:g} to {sc.ASR_SCALE_OHM_CM2[1]:g} ohm cm2); unknown counts {sc.UNKNOWN_SUB_SCORE:g}. "
+            f"Pareto front 1 = not dominated on the criteria. Equal scores are ordered by the first secondary key that differs "
+            f"({', '.join(label for _, _, label, _ in sc.TIE_KEYS)}), else share a rank ('='). Rank low-high: the 5-95 % range "
+            f"of the rank when every weight varies 2x either way.")
 
 
 def seed_case_text(seed: SeedCase) -> str:
@@ -81,10 +99,14 @@ def report_files(df: pd.DataFrame, settings: Settings, provenance: dict, figures
                  seed: str = "") -> dict[str, bytes]:
     """Every file of a report folder (name -> bytes): renders ``df`` and ``figures``, computes nothing."""
     specs = {"ranking": figs.ranking_figure(df, 20, top_label), "windows": figs.windows_figure(list(figures.windows))}
-    divs = [figs.to_div(figs.ranking_figure(df, 25, top_label), "fig-ranking"), figs.to_div(figs.tradeoff_figure(df), "fig-tradeoff"),
-            figs.to_div(specs["windows"], "fig-windows")]
+    if settings.side == "cathode":
+        v = float(df["cathode_voltage_V"].dropna().iloc[0]) if df["cathode_voltage_V"].notna().any() else 4.0
+        specs["windows"] = figs.windows_figure(list(figures.windows), cathode_V=v)
+    divs = [figs.to_div(figs.ranking_figure(df, 25, top_label), "fig-ranking"),
+            figs.to_div(figs.tradeoff_figure(df, settings.side), "fig-tradeoff"), figs.to_div(specs["windows"], "fig-windows")]
     for c in figures.curves:
-        title = f"#{c.rank} {c.candidate}: interphase {c.product} | {settings.electrolyte}"
+        title = (f"#{c.rank} {c.candidate} | {settings.electrolyte}" if settings.side == "cathode" else
+                 f"#{c.rank} {c.candidate}: interphase {c.product} | {settings.electrolyte}")
         spec = figs.reaction_figure(list(c.kinks), c.product, settings.electrolyte, title, settings.tolerance_eV_per_atom)
         specs[f"reaction_{c.rank}_{c.product}"] = spec
         divs.append(figs.to_div(spec, f"fig-reaction-{c.rank}"))
@@ -131,7 +153,7 @@ def markdown_report(df: pd.DataFrame, settings: Settings, pngs: dict, provenance
     parts += [_summary(df),
               f"Energies in eV/atom (MP2020 GGA/GGA+U); |E| < {1000 * settings.tolerance_eV_per_atom:g} meV/atom is inside "
               f"DFT error and is not ranked on; a product insulates above a {settings.gap_threshold_eV:g} eV gap.",
-              "", "## Ranking", "", markdown_table(df), ""]
+              "", "## Ranking", "", markdown_table(df, table_columns(settings.side)), ""]
     for name in pngs:
         parts += [f"![{name}]({name})", ""]
     bad = df[df["error"].fillna("") != ""]
@@ -196,7 +218,7 @@ def html_report(df: pd.DataFrame, settings: Settings, divs: list[str], pngs: lis
                 seed: str = "") -> str:
     """One self-contained page (plotly.js inlined, no network): provenance, seed case, figures,
     a sortable and filterable ranking table."""
-    cols = [c for c in TABLE_COLUMNS if c in df.columns]
+    cols = [c for c in table_columns(settings.side) if c in df.columns]
     head = "".join(f"<th scope='col'{DESCENDING_FIRST if c in COLUMNS and COLUMNS[c].best == 'high' else ''} "
                    f"title='{html.escape(COLUMNS[c].description if c in COLUMNS else '')}'>{html.escape(header(c))}</th>"
                    for c in cols)

@@ -165,11 +165,12 @@ def ranking_figure(df, top: int = 20, top_label=None) -> Figure:
     ok = df[df["error"].fillna("") == ""].sort_values("rank", kind="stable")
     d = ok.head(top)
     bars = []
+    subs = [c for c in d.columns if c.startswith("s_")]
     for r in d.itertuples():
-        hover = (f"<b>{r.candidate}</b> (rank {r.rank_label})<br>interphase: {r.interphase}<br>score {r.score:.3f}: "
-                 f"s_li {r.s_li:.2f}, s_electrolyte {r.s_electrolyte:.2f}, s_insulation {r.s_insulation:.2f}, "
-                 f"s_volume {_num(r.s_volume, '.2f')}<br>E vs electrolyte {_num(r.electrolyte_reaction_energy_eV_per_atom)} eV/atom"
-                 f"<br>V ratio {_num(r.volume_ratio)}")
+        what = f"interphase: {r.interphase}" if hasattr(r, "interphase") else f"coating ({r.formula})"
+        hover = (f"<b>{r.candidate}</b> (rank {r.rank_label}, {r.rank_low}-{r.rank_high} as the weights vary)<br>{what}<br>"
+                 f"score {r.score:.3f}: " + ", ".join(f"{c} {_num(getattr(r, c), '.2f')}" for c in subs)
+                 + f"<br>E vs electrolyte {_num(r.electrolyte_reaction_energy_eV_per_atom)} eV/atom")
         bars.append(Bar(f"{r.rank_label}. {r.candidate}", 0.0, float(r.score), PALETTE.get(r.electronic_character, PALETTE["unknown"]),
                         hover, group=r.electronic_character))
     return Figure("Composite score (higher is better)", "score",
@@ -177,16 +178,26 @@ def ranking_figure(df, top: int = 20, top_label=None) -> Figure:
                   bars=bars, categories=[b.label for b in bars], legend_title="interphase", height_in=0.32 * len(d) + 1.4)
 
 
-def tradeoff_figure(df) -> Figure:
-    """Volume ratio vs reaction energy with the electrolyte, one marker per candidate."""
+def tradeoff_figure(df, side: str = "anode") -> Figure:
+    """Anode side: volume ratio vs reaction energy with the electrolyte; cathode side: reaction
+    energy with the cathode vs with the electrolyte; one marker per candidate."""
     d = df[df["error"].fillna("") == ""]
     series = []
+    x_col = "cathode_reaction_energy_eV_per_atom" if side == "cathode" else "volume_ratio"
     for character, g in d.groupby("electronic_character", sort=True):
-        hover = [f"<b>{r.candidate}</b> (rank {r.rank_label})<br>interphase: {r.interphase}<br>V ratio {_num(r.volume_ratio)}"
-                 f"<br>E vs electrolyte {_num(r.electrolyte_reaction_energy_eV_per_atom)} eV/atom<br>{r.electrolyte_reaction}"
-                 for r in g.itertuples()]
-        series.append(Series(list(g.volume_ratio), list(g.electrolyte_reaction_energy_eV_per_atom),
+        if side == "cathode":
+            hover = [f"<b>{r.candidate}</b> (rank {r.rank_label})<br>vs cathode {_num(r.cathode_reaction_energy_eV_per_atom)} eV/atom: "
+                     f"{r.cathode_reaction}<br>vs electrolyte {_num(r.electrolyte_reaction_energy_eV_per_atom)} eV/atom: "
+                     f"{r.electrolyte_reaction}" for r in g.itertuples()]
+        else:
+            hover = [f"<b>{r.candidate}</b> (rank {r.rank_label})<br>interphase: {r.interphase}<br>V ratio {_num(r.volume_ratio)}"
+                     f"<br>E vs electrolyte {_num(r.electrolyte_reaction_energy_eV_per_atom)} eV/atom<br>{r.electrolyte_reaction}"
+                     for r in g.itertuples()]
+        series.append(Series(list(g[x_col]), list(g.electrolyte_reaction_energy_eV_per_atom),
                              PALETTE.get(character, PALETTE["unknown"]), mode="markers", name=character, hover=hover))
+    if side == "cathode":
+        return Figure("Reactivity with the cathode vs with the electrolyte", "reaction energy with the cathode (eV/atom)",
+                      "reaction energy with the electrolyte (eV/atom)", series=series, legend_title="coating", height_in=4.4)
     return Figure("Expansion vs reactivity with the electrolyte", "V(products) / V(precursor)",
                   "reaction energy with the electrolyte (eV/atom)", series=series, legend_title="interphase", height_in=4.4)
 
