@@ -1,7 +1,9 @@
-"""Whole-database screen: every Li-bearing phase of the store against LLZO and Li metal.
+"""Whole-database screen: every phase of the store (``--all``) or every Li-bearing one (default)
+against LLZO and Li metal.
 
-Default: the hull phases (``screening screen --all-li``).  ``--metastable``: every Li phase within
-``--max-e-hull`` (0.05 eV/atom) of the hull, polymorphs included (``--all-li --max-e-hull 0.05``).
+Default: the Li-bearing hull phases (``screening screen --all-li``).  ``--all``: every hull phase
+as a candidate, precursors and interlayers (``screening screen --all``).  ``--metastable``: every
+phase within ``--max-e-hull`` (0.05 eV/atom) of the hull, polymorphs included.
 
 Prints one JSON line (``--json``) or a short table:
 
@@ -17,7 +19,7 @@ Prints one JSON line (``--json``) or a short table:
 
 * ``store_open_s``: opening the store in this (warm) process, before the screen.
 
-Usage: python benchmarks/whole_mp_screen.py --json [--workers 2] [--sample 200] [--seed 0] [--metastable]
+Usage: python benchmarks/whole_mp_screen.py --json [--all] [--workers 2] [--sample 200] [--seed 0] [--metastable]
 (``--workers 0`` runs the fast screen serially in this process.)
 """
 
@@ -73,7 +75,8 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=200, help="baseline sample size")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--electrolyte", default="Li7La3Zr2O12")
-    ap.add_argument("--metastable", action="store_true", help="every Li phase within --max-e-hull of the hull")
+    ap.add_argument("--all", action="store_true", help="every phase of the store, not only the Li-bearing ones")
+    ap.add_argument("--metastable", action="store_true", help="every phase within --max-e-hull of the hull")
     ap.add_argument("--max-e-hull", type=float, default=0.05, help="eV/atom, with --metastable")
     args = ap.parse_args()
 
@@ -90,7 +93,8 @@ def main() -> None:
         t_open = time.perf_counter()
         store = open_store(fetched=False)
         store_open = time.perf_counter() - t_open
-        cand = ranking.all_li_candidates(store, args.max_e_hull if args.metastable else None)
+        pick = ranking.all_candidates if args.all else ranking.all_li_candidates
+        cand = pick(store, args.max_e_hull if args.metastable else None)
         df = api.screen(store, cand, electrolyte=args.electrolyte, runner=runner)
         wall = time.perf_counter() - t0
     fast_rss = rss.peak_mb
@@ -119,6 +123,7 @@ def main() -> None:
 
     out = {
         "n_candidates": len(cand),
+        "all": bool(args.all),
         "metastable": bool(args.metastable),
         "store_open_s": round(store_open, 2),
         "n_errors": int((df["error"].fillna("") != "").sum()),

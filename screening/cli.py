@@ -55,7 +55,9 @@ app.add_typer(data_app, name="data")
 FLAGS = {"tolerance_eV_per_atom": "--tolerance", "gap_threshold_eV": "--gap", "open_li_V": "--open-li",
          "max_e_hull_eV_per_atom": "--max-e-hull", "weights": "--weights", "stage": "--stage",
          "electrolyte": "--electrolyte", "anode": "--anode", "voltage_V": "--voltage", "candidates": "--candidates",
-         "max_red_V": "--max-red-V", "fmax": "--fmax", "steps": "--steps", "timeout": "--timeout"}
+         "max_red_V": "--max-red-V", "fmax": "--fmax", "steps": "--steps", "timeout": "--timeout",
+         "thickness_um": "--thickness", "temperature_K": "--temperature", "side": "--side", "cathode": "--cathode",
+         "cathode_voltage_V": "--voltage"}
 
 
 @dataclass
@@ -65,7 +67,7 @@ class Run:
     command: str
     shared: Path | None = None
     phases: Path | None = None
-    exclude_artefacts: bool = False
+    exclude_artefacts: bool = True
     written: list[str] = field(default_factory=list)
 
     def store(self):
@@ -74,9 +76,13 @@ class Run:
         return open_store(shared=self.shared, phases=self.phases)
 
     def settings(self, weights: str = "", **kw):
-        from screening.settings import Settings, Weights
+        from screening.settings import CoatingWeights, Settings, Weights
 
-        return Settings(weights=Weights.parse(weights) if weights else Weights(), exclude_artefacts=self.exclude_artefacts, **kw)
+        if kw.get("side") == "cathode":
+            kw["coating_weights"] = CoatingWeights.parse(weights) if weights else CoatingWeights()
+        else:
+            kw["weights"] = Weights.parse(weights) if weights else Weights()
+        return Settings(exclude_artefacts=self.exclude_artefacts, **kw)
 
     def wrote(self, path) -> None:
         """Note an output written in full (an interrupt after it says so, not 'nothing was written')."""
@@ -96,6 +102,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 ElectrolyteOpt = Annotated[str, typer.Option(help="Electrolyte (formula, formula:mp-id or phase id).")]
 GapOpt = Annotated[float, typer.Option(help="A product insulates above this band gap (eV; measured where known, else the corrected PBE gap).")]
 ToleranceOpt = Annotated[float, typer.Option(help="DFT-error tolerance (eV/atom): |E| below it is not ranked on.")]
+ThicknessOpt = Annotated[float, typer.Option("--thickness", metavar="UM", help="Precursor (or interlayer) film thickness in um: the layer's thickness, Li consumed and resistance.")]
+TemperatureOpt = Annotated[float, typer.Option("--temperature", metavar="K", help="Temperature in K (0: the 0 K DFT energies); the layer resistance is also given there.")]
 
 
 def _out():
@@ -119,7 +127,7 @@ def _root(
     ctx: typer.Context,
     shared: Annotated[Path | None, typer.Option(help="Rebuild the phase data from this raw MP data folder (cached).")] = None,
     phases: Annotated[Path | None, typer.Option(help="CSV of user phases merged into this run's store.")] = None,
-    exclude_artefacts: Annotated[bool, typer.Option("--exclude-artefacts", help="Leave dilute-supercell artefacts (e.g. LiMg149) out of every hull.")] = False,
+    exclude_artefacts: Annotated[bool, typer.Option("--exclude-artefacts/--include-artefacts", help="Leave phases flagged as DFT artefacts (dilute supercells like LiMg149, Li-metal compounds experiment does not know, like LiCu3) out of every hull (default), or keep them.")] = True,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ):
     provenance.now()  # a malformed SOURCE_DATE_EPOCH is found before any work
@@ -147,7 +155,7 @@ def _table(title: str, columns: list[str], rows: list[list]) -> None:
 
     t = Table(title=title, show_lines=False)
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, min_width=24 if c == "error" else None)
     for r in rows:
         t.add_row(*[escape(fmt(v)) for v in r])
     _out().print(t)
@@ -258,20 +266,25 @@ def data_build(
 
 
 PHASE_KEYS = ["formula", "phase_id", "material_id", "origin", "formation_energy_eV_per_atom", "e_above_hull_eV_per_atom",
-              "band_gap_eV", "band_gap_origin", "band_gap_source", "molar_volume_cm3_per_mol", "volume_origin",
-              "volume_source", "dimensionality", "correction_note", "uncertain", "artefact", "source"]
+              "band_gap_eV", "band_gap_origin", "band_gap_error_eV", "band_gap_source", "molar_volume_cm3_per_mol",
+              "volume_origin", "volume_source", "li_conductivity_S_per_cm", "li_activation_energy_eV", "li_conductivity_origin",
+              "li_conductivity_source", "dimensionality", "correction_note", "uncertain", "artefact", "source"]
 
 
 @app.command()
 def phase(ctx: typer.Context,
           formulas: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Phases, e.g. LiI Li7La3Zr2O12 LiI:mp-22899")],
           polymorphs: Annotated[bool, typer.Option("--polymorphs", help="List every polymorph of each formula.")] = False,
+          temperature: TemperatureOpt = 0.0,
           as_json: JsonOpt = False):
-    """Data of phases: formation energy, e_above_hull, band gap, molar volume and their sources."""
+    """Data of phases: formation energy (free energy at --temperature), e_above_hull, band gap, molar
+    volume, Li+ conductivity, and their sources."""
     _check_formulas(formulas)
     run = _run(ctx)
-    store = run.store()
-    store = store.without_artefacts() if run.exclude_artefacts else store
+    from screening import api
+
+    settings = run.settings(temperature_K=temperature)
+    store = api.source(run.store(), settings)
 
     def records(f):
         found = store.polymorphs(f) if polymorphs else [store.resolve(f)]
@@ -279,7 +292,8 @@ def phase(ctx: typer.Context,
         for r in found:
             rec = {k: getattr(r, k) for k in PHASE_KEYS}
             rec["e_above_hull_eV_per_atom"] = max(0.0, rec["e_above_hull_eV_per_atom"] or 0.0)
-            rec["warnings"] = [str(c) for c in store.caveats_for(r.chemsys.split("-"))]
+            rec["temperature_K"] = store.temperature_K
+            rec["warnings"] = [str(c) for c in store.phase_set(r.chemsys.split("-")).caveats]
             out.append(rec)
         return out
 
@@ -297,12 +311,14 @@ def phase(ctx: typer.Context,
 
 @app.command()
 def fetch(chemsys: Annotated[str, typer.Option(help="Chemical system, e.g. Li-La-Zr-O-I")],
-          api_key: Annotated[str | None, typer.Option(help="MP API key (default $MP_API_KEY).")] = None):
-    """Download a chemical system from the Materials Project API into the user cache."""
+          api_key: Annotated[str | None, typer.Option(help="MP API key (default $MP_API_KEY).")] = None,
+          timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds, all retries included "
+                                                         "(default $SCREENING_FETCH_TIMEOUT or 60).")] = None):
+    """Download a chemical system from the Materials Project API into the user cache (needs pip install 'screening[fetch]')."""
     from screening.data import files
     from screening.data.mp_api import fetch_chemsys
 
-    path = fetch_chemsys(chemsys, files.cache_dir(), api_key=api_key)
+    path = fetch_chemsys(chemsys, files.cache_dir(), api_key=api_key, timeout=timeout)
     _err(f"fetched {chemsys} -> {path}")
 
 
@@ -310,15 +326,17 @@ def fetch(chemsys: Annotated[str, typer.Option(help="Chemical system, e.g. Li-La
 @app.command()
 def window(ctx: typer.Context,
            formulas: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Phases, e.g. Li7La3Zr2O12 LiI")],
+           temperature: TemperatureOpt = 0.0,
            as_json: JsonOpt = False,
            plot: Annotated[Path | None, typer.Option(help="Save a windows chart (PNG/SVG/PDF).")] = None):
     """Electrochemical stability windows vs Li/Li+ (Li grand-potential phase diagram)."""
     _check_formulas(formulas)
+    run = _run(ctx)
+    settings = run.settings(temperature_K=temperature)
     target = _plot_target(plot)
     from screening import api
 
-    run = _run(ctx)
-    store, settings = run.store(), run.settings()
+    store = run.store()
     results, errors = _each(formulas, lambda f: api.window(store, f, settings=settings))
     ws = [w for _, w in results]
     if target is not None and ws:
@@ -342,12 +360,13 @@ def react(ctx: typer.Context,
           b: Annotated[str, typer.Argument(help="Reactant B, e.g. Li")],
           open_li: Annotated[float | None, typer.Option("--open-li", help="Open to Li at this voltage vs Li/Li+ (V).")] = None,
           tolerance: ToleranceOpt = 0.02,
+          temperature: TemperatureOpt = 0.0,
           as_json: JsonOpt = False,
           plot: Annotated[Path | None, typer.Option(help="Save the reaction-energy curve (PNG/SVG/PDF).")] = None):
     """Most exothermic interface reaction between A and B (closed, or open to Li)."""
     _check_formulas([a, b])
     run = _run(ctx)
-    s = run.settings(tolerance_eV_per_atom=tolerance)
+    s = run.settings(tolerance_eV_per_atom=tolerance, temperature_K=temperature)
     from screening.settings import check_voltage
 
     check_voltage("open_li_V", open_li)
@@ -363,7 +382,7 @@ def react(ctx: typer.Context,
         _save_plot(run, target, figures.to_matplotlib(figures.reaction_figure(
             kinks, r.reactants[0], r.reactants[1], f"{r.reactants[0]} | {r.reactants[1]}", s.tolerance_eV_per_atom)))
     if as_json:
-        _emit_json(r.record())
+        _emit_json(r.record() | {"temperature_K": s.temperature_K})
         return
     out = _out()
     flag = " (within DFT error)" if r.within_dft_error else ""
@@ -389,11 +408,15 @@ def interphase(ctx: typer.Context,
                electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
                gap: GapOpt = 1.0,
                tolerance: ToleranceOpt = 0.02,
+               thickness: ThicknessOpt = 0.5,
+               temperature: TemperatureOpt = 0.0,
                as_json: JsonOpt = False):
-    """The interphase each precursor forms with Li metal, and its stability with the electrolyte."""
+    """The interphase each precursor forms with Li metal: products, film, Li consumed, resistance and
+    stability with the electrolyte."""
     _check_formulas([*precursors, electrolyte])
     run = _run(ctx)
-    s = run.settings(electrolyte=electrolyte, gap_threshold_eV=gap, tolerance_eV_per_atom=tolerance)
+    s = run.settings(electrolyte=electrolyte, gap_threshold_eV=gap, tolerance_eV_per_atom=tolerance, thickness_um=thickness,
+                     temperature_K=temperature)
     from screening import api
 
     store = run.store()
@@ -403,11 +426,13 @@ def interphase(ctx: typer.Context,
         _emit_json(_records(results, errors, lambda r: r.record()))
     elif results:
         _table(f"interphases with Li metal (electrolyte {s.electrolyte})",
-               ["precursor", "products", "Li/f.u.", "E_Li eV/atom", "V ratio", "volumes", "electronic", "min gap eV",
-                "E_electrolyte eV/atom"],
+               ["precursor", "products", "Li/f.u.", "E_Li eV/atom", "V ratio", "electronic", "min gap eV",
+                "E_electrolyte eV/atom", f"layer um (from {s.thickness_um:g})", "Li mAh/cm2", "ASR ohm cm2", "Li+ conductivity"],
                [[r.precursor, " + ".join(r.products), r.li_consumed_per_formula_unit, r.li_reaction_energy_eV_per_atom,
-                 r.volume_ratio, r.volume_note, r.electronic_character.value, r.min_product_band_gap_eV,
-                 r.electrolyte_reaction_energy_eV_per_atom] for _, r in results])
+                 r.volume_ratio, r.electronic_character.value, r.min_product_band_gap_eV,
+                 r.electrolyte_reaction_energy_eV_per_atom, r.film.interphase_thickness_um, r.film.li_consumed_mAh_per_cm2,
+                 r.film.asr_ohm_cm2 if r.film.transport == "ionic" else r.film.transport, r.film.conductivity_origin]
+                for _, r in results])
     _report_errors(errors)
 
 
@@ -415,12 +440,14 @@ def interphase(ctx: typer.Context,
 def lithiate(ctx: typer.Context,
              precursors: Annotated[list[str], typer.Argument(metavar="FORMULA", help="Precursors, e.g. Al2O3 I2")],
              gap: GapOpt = 1.0,
+             thickness: ThicknessOpt = 0.5,
+             temperature: TemperatureOpt = 0.0,
              as_json: JsonOpt = False,
              plot: Annotated[Path | None, typer.Option(help="Save the lithiation staircase (PNG/SVG/PDF).")] = None):
     """The stages of a precursor's Li uptake as the voltage falls to 0 V (Li metal)."""
     _check_formulas(precursors)
     run = _run(ctx)
-    s = run.settings(gap_threshold_eV=gap)
+    s = run.settings(gap_threshold_eV=gap, thickness_um=thickness, temperature_K=temperature)
     target = _plot_target(plot)
     from screening import api
 
@@ -445,15 +472,46 @@ def lithiate(ctx: typer.Context,
 
 
 # ----------------------------------------------------------------------------- screen
-def _candidates(formulas, candidates, all_li, store, settings):
+def _excluded_elements(text: str) -> set[str]:
+    """Element symbols of --exclude-elements (flag names expanded); InputError on junk."""
+    if not text.strip():
+        return set()
+    from pymatgen.core import Element
+
+    from screening.data import elements
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [n for n in names if n not in elements.FLAGS and not Element.is_valid_symbol(n)]
+    if bad:
+        raise InputError(f"--exclude-elements: {bad[0]!r} is neither an element symbol nor one of "
+                         f"{', '.join(elements.FLAGS)}: write e.g. Pb,Cd,radioactive")
+    return elements.expand(names, elements.read_flags())
+
+
+def _without_elements(cand, excluded: set[str]):
+    """(candidates holding none of ``excluded``, the number left out)."""
+    from screening.data.formula import parse_formula, split_identifier
+
+    def holds(text: str) -> bool:
+        formula, _ = split_identifier(text)
+        return formula is not None and bool({e.symbol for e in parse_formula(formula).elements} & excluded)
+
+    keep = ~cand.formula.map(holds)
+    return cand[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def _candidates(formulas, candidates, all_li, store, settings, all_=False):
     from screening import ranking
 
+    if all_:
+        return ranking.all_candidates(store.without_artefacts() if settings.exclude_artefacts else store,
+                                      settings.max_e_hull_eV_per_atom)
     if all_li:
         return ranking.all_li_candidates(store.without_artefacts() if settings.exclude_artefacts else store,
                                          settings.max_e_hull_eV_per_atom)
     if candidates:
-        return ranking.load_candidates(candidates)
-    return ranking.as_candidates(formulas) if formulas else ranking.load_candidates()
+        return ranking.load_candidates(candidates, side=settings.side)
+    return ranking.as_candidates(formulas) if formulas else ranking.load_candidates(side=settings.side)
 
 
 def _run_screen(store, cand, settings, quiet=False, runner=None):
@@ -478,21 +536,28 @@ def screen(ctx: typer.Context,
            formulas: Annotated[list[str] | None, typer.Argument(metavar="FORMULA", help="Candidate formulas (default: the shipped candidate list).")] = None,
            candidates: Annotated[Path | None, typer.Option(help="Candidate CSV (formula,kind,family,note).")] = None,
            all_li: Annotated[bool, typer.Option("--all-li", help="Every Li-bearing hull phase (with --max-e-hull: metastable ones too).")] = False,
+           all_: Annotated[bool, typer.Option("--all", help="Every phase of the store as a candidate: precursors and interlayers (hull phases; with --max-e-hull: metastable ones too).")] = False,
+           exclude_elements: Annotated[str, typer.Option("--exclude-elements", metavar="ELEMENTS", help="Leave out candidates holding these elements: symbols and/or radioactive, toxic, scarce, precious (e.g. Pb,Cd,radioactive).")] = "",
            electrolyte: ElectrolyteOpt = "Li7La3Zr2O12",
            anode: Annotated[str, typer.Option(help="Anode (Li metal only).")] = "Li",
+           side: Annotated[str, typer.Option(help="anode: interlayers/precursors against Li metal; cathode: coatings between --cathode and the electrolyte.")] = "anode",
+           cathode: Annotated[str, typer.Option(help="The cathode of a --side cathode screen.")] = "LiCoO2",
+           voltage: Annotated[float | None, typer.Option("--voltage", metavar="V", help="The cathode's operating voltage vs Li/Li+ (default: its own delithiation voltage, the oxidation limit of its window).")] = None,
            fmt: Annotated[str, typer.Option("--format", help="table|csv|json|md|html|parquet")] = "table",
            as_json: JsonOpt = False,
            out_path: Annotated[Path | None, typer.Option("--out", help="Output file (html: a report folder).")] = None,
            weights: Annotated[str, typer.Option(help="Score weights, e.g. li=1,electrolyte=1,insulation=1,volume=0.5")] = "",
            tolerance: ToleranceOpt = 0.02,
            gap: GapOpt = 1.0,
+           thickness: ThicknessOpt = 0.5,
+           temperature: TemperatureOpt = 0.0,
            stage: Annotated[str, typer.Option(help="Rank on the full interphase (full) or the stage at the electrolyte's reduction limit (first).")] = "full",
            top: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 25,
            max_red_v: Annotated[float | None, typer.Option("--max-red-V", help="Keep rows with reduction limit <= this (V vs Li/Li+; 0 = stable vs Li).")] = None,
            insulating_only: Annotated[bool, typer.Option("--insulating-only", help="Keep electronically insulating interphases.")] = False,
            li_stable: Annotated[bool, typer.Option("--li-stable", help="Keep rows with no reaction with Li beyond the DFT tolerance.")] = False,
            electrolyte_stable: Annotated[bool, typer.Option("--electrolyte-stable", help="Keep rows with no reaction with the electrolyte beyond the DFT tolerance.")] = False,
-           max_e_hull: Annotated[float | None, typer.Option("--max-e-hull", help="e_above_hull limit (eV/atom) for --all-li and the filters (default: hull phases; filters: the tolerance).")] = None,
+           max_e_hull: Annotated[float | None, typer.Option("--max-e-hull", help="e_above_hull limit (eV/atom) for --all, --all-li and the filters (default: hull phases; filters: the tolerance).")] = None,
            workers: Annotated[int | None, typer.Option(help="Run on a local Dask cluster of N worker processes.")] = None,
            scheduler: Annotated[str | None, typer.Option(help="Run on a Dask cluster, e.g. tcp://host:8786.")] = None,
            checkpoint: Annotated[Path | None, typer.Option(help="Folder for finished chunks of a Dask run (default: the cache folder).")] = None):
@@ -506,8 +571,9 @@ def screen(ctx: typer.Context,
         fmt = "json"
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
-    if sum(bool(x) for x in (formulas, candidates, all_li)) > 1:
-        raise InputError("give candidate formulas, --candidates FILE or --all-li, only one of them")
+    if sum(bool(x) for x in (formulas, candidates, all_li, all_)) > 1:
+        raise InputError("give candidate formulas, --candidates FILE, --all-li or --all, only one of them")
+    excluded = _excluded_elements(exclude_elements)
     if fmt in ("parquet", "html") and out_path is None:
         raise InputError(f"--format {fmt} writes {'a report folder' if fmt == 'html' else 'a binary file'}: "
                          f"give --out {'FOLDER' if fmt == 'html' else 'FILE.parquet'}")
@@ -518,9 +584,14 @@ def screen(ctx: typer.Context,
     check_voltage("max_red_V", max_red_v)
     if anode != "Li":
         raise InputError(f"--anode {anode}: only Li metal anodes are modelled: leave --anode out")
-    _check_formulas([electrolyte])
+    _check_formulas([electrolyte, cathode])
+    if side != "cathode" and (voltage is not None or cathode != "LiCoO2"):
+        raise InputError("--cathode and --voltage belong to a cathode-side screen: add --side cathode")
+    if side == "cathode" and (all_li or all_):
+        raise InputError("--all-li and --all screen against Li metal: leave them out of a --side cathode screen")
     settings = run.settings(electrolyte=electrolyte, tolerance_eV_per_atom=tolerance, gap_threshold_eV=gap, weights=weights,
-                            stage=stage, max_e_hull_eV_per_atom=max_e_hull)
+                            stage=stage, max_e_hull_eV_per_atom=max_e_hull, thickness_um=thickness, temperature_K=temperature,
+                            side=side, cathode=cathode, cathode_voltage_V=voltage)
     target = _out_target(out_path, fmt)
     if workers is not None or scheduler is not None or checkpoint is not None:
         from screening.distributed import check_options
@@ -539,7 +610,10 @@ def screen(ctx: typer.Context,
     try:
         store = run.store()
         if cand is None:
-            cand = _candidates(None, None, all_li, store, settings)
+            cand = _candidates(None, None, all_li, store, settings, all_)
+        if excluded:
+            cand, n_out = _without_elements(cand, excluded)
+            _err(f"{n_out} of {len(cand) + n_out} candidates left out for holding {', '.join(sorted(excluded))} (--exclude-elements)")
         df = _run_screen(store, cand, settings, quiet=fmt == "json", runner=runner)
     finally:
         if runner is not None:
@@ -596,12 +670,17 @@ def _emit_screen(run: Run, store, df, fmt, target, settings, top):
     elif fmt == "md":
         sys.stdout.write(report.markdown_table(df) + "\n")
     else:
-        cols = ["rank_label", "candidate", "kind", "score", "pareto_front", "tie_break", "interphase",
-                "electronic_character", "volume_ratio", "electrolyte_reaction_energy_eV_per_atom", "warnings"]
-        if failed.head(top).any():
-            cols.append("error")
-        _table(f"screen vs {settings.electrolyte} (top {min(top, len(df))} of {len(df)})",
-               [report.header(c) for c in cols], [list(r) for r in df[cols].head(top).itertuples(index=False)])
+        from screening.ranking.schema import terminal_columns
+
+        cols = terminal_columns(settings.side) + (["error"] if failed.head(top).any() else [])
+        what = f"coatings between {settings.cathode} and {settings.electrolyte}" if settings.side == "cathode" else \
+            f"screen vs {settings.electrolyte}"
+        shown = df.head(top).copy()
+        shown["warnings"] = [f"{len(w)} (see --json)" if len(w) else "-" for w in shown["warnings"]]
+        if "rank_range" in cols:  # the robust rank interval in one narrow column
+            shown["rank_range"] = ["-" if __import__("pandas").isna(a) else f"{a:.0f}-{b:.0f}" for a, b in zip(shown.rank_low, shown.rank_high, strict=True)]
+        _table(f"{what} (top {min(top, len(df))} of {len(df)})", [report.header(c) if c != "rank_range" else "rank 5-95%" for c in cols],
+               [list(r) for r in shown[cols].itertuples(index=False)])
 
 
 @app.command()
@@ -660,8 +739,8 @@ def demo(ctx: typer.Context,
     folder = report.write_report(df, folder, settings, provenance.record(settings, run.command, store),
                                  api.report_inputs(store, df, settings), seed=seed_text)
     run.wrote(folder)
-    cols = ["rank_label", "candidate", "kind", "score", "interphase", "electronic_character", "volume_ratio",
-            "electrolyte_reaction_energy_eV_per_atom"]
+    cols = ["rank_label", "rank_low", "rank_high", "candidate", "kind", "score", "interphase", "electronic_character",
+            "volume_ratio", "asr_ohm_cm2", "electrolyte_reaction_energy_eV_per_atom"]
     _table(f"top 10 of {len(df)} candidates vs {settings.electrolyte}", [report.header(c) for c in cols],
            [list(r) for r in df[cols].head(10).itertuples(index=False)])
     _err(f"report: {folder}/report.html  ({time.perf_counter() - t0:.1f} s)")
@@ -764,6 +843,10 @@ def main(argv: list[str] | None = None) -> int:
     if _stdout_closed():
         _err("error: standard output is closed: redirect it to a file (> out.txt) or to /dev/null")
         return 2
+    limit = _limits_problem()
+    if limit:
+        _err(f"error: {limit}")
+        return 2
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (embedded use): leave signals alone
@@ -777,15 +860,46 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+#: address space a command needs (the libraries alone map ~1.9 GB; beyond it native code aborts
+#: instead of raising MemoryError), and open files (a local Dask cluster needs ~100)
+MIN_ADDRESS_SPACE_MB = 3000
+MIN_OPEN_FILES = 256
+
+
+def _limits_problem() -> str | None:
+    """The process limit that would make a command die in native code, named with its fix."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft < MIN_ADDRESS_SPACE_MB << 20:
+        return (f"the memory limit (ulimit -v) is {soft >> 20} MB, below the {MIN_ADDRESS_SPACE_MB} MB of address space "
+                "screening needs: raise it (ulimit -v unlimited) and rerun")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < MIN_OPEN_FILES:
+        want = MIN_OPEN_FILES if hard == resource.RLIM_INFINITY else min(MIN_OPEN_FILES, hard)
+        if want <= soft:
+            return (f"the open-file limit (ulimit -n) is {soft}, below the {MIN_OPEN_FILES} screening needs: "
+                    f"raise it (ulimit -n {MIN_OPEN_FILES}) and rerun")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # raising the soft limit needs no privilege
+    return None
+
+
 def _message(exc: ScreeningError) -> str:
-    """The error text, with a Python argument name replaced by the command line's flag."""
+    """The error text, with a Python argument name replaced by the command line's flag (its
+    ``name=value`` form, a leading name, and identifier-like names anywhere)."""
     text = str(exc)
     arg = getattr(exc, "argument", None)
     base, _, key = (arg or "").partition(".")
     if base in FLAGS:
         name = f"{base}.{key}" if key else base
         flag = FLAGS[base] + (f" {key}" if key else "")
-        text = text.replace(f"{name}=", f"{flag}{'=' if key else ' '}").replace(name, flag)
+        text = text.replace(f"{name}=", f"{flag}{'=' if key else ' '}")
+        if text.startswith(name):
+            text = flag + text[len(name):]
+        if "_" in name or "." in name:
+            text = text.replace(name, flag)
     return text
 
 
@@ -831,7 +945,16 @@ def _main(argv) -> int:
     except OverflowError as exc:  # huge numbers given as options
         _err(f"error: a number is out of range ({exc}): give a smaller value")
         return 2
+    except MemoryError:
+        _err("error: out of memory: free memory or raise the limit (ulimit -v), or screen fewer candidates per run")
+        return 2
     except OSError as exc:  # the system refused a read or write (stdout on a full disk, a vanished file ...)
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            _err("error: too many open files: raise the limit (ulimit -n 1024 or more) and rerun")
+            return 2
+        if exc.errno in (errno.ENOMEM, errno.EAGAIN) and exc.filename is None:
+            _err(f"error: the system is out of memory or processes ({exc.strerror}): free memory or raise the limits (ulimit -v, ulimit -u)")
+            return 2
         name = str(exc.filename or "")
         name = name if len(name) <= 80 else name[:38] + "..." + name[-38:]
         where = f" {name}" if name else " standard output" if exc.errno in (errno.ENOSPC, errno.EIO) else ""

@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # this module stays light: a local cluster can start before t
 
 #: chunks per worker: enough for load balancing, few enough to keep per-task overhead small
 CHUNKS_PER_WORKER = 6
+#: deadline (s) for a --scheduler to answer, and for a local cluster to start its workers
+CONNECT_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 180.0
 
 
 def chunk_candidates(cand: list, n_chunks: int) -> list[list[int]]:
@@ -59,17 +62,19 @@ def chunk_candidates(cand: list, n_chunks: int) -> list[list[int]]:
     return chunks
 
 
-def evaluate_chunk(store: PhaseStore, chunk: list, settings: Settings, electrolyte, v_red: float) -> list:
+def evaluate_chunk(store: PhaseStore, chunk: list, settings: Settings, context) -> list:
     """Rows of one chunk of candidates (runs on a worker)."""
-    from screening.ranking.rows import evaluate_all
+    from screening.ranking import evaluate_all
 
-    return evaluate_all(store, chunk, settings, electrolyte, v_red)
+    return evaluate_all(store, chunk, settings, context)
 
 
-def run_key(store: PhaseStore, cand: list, settings: Settings, electrolyte) -> str:
+def run_key(store: PhaseStore, cand: list, settings: Settings, context) -> str:
     """Hash of everything a screen's rows depend on (for checkpoint folders)."""
     h = hashlib.sha256()
-    h.update(json.dumps([store.content_key(), settings.key(), electrolyte.as_dict()], sort_keys=True).encode())
+    h.update(json.dumps([store.content_key(), settings.key(), context.as_dict() if hasattr(context, "as_dict") else
+                         [context.electrolyte.as_dict(), context.voltage_V,
+                          None if context.cathode is None else context.cathode.as_dict()]], sort_keys=True).encode())
     for c in cand:
         h.update(json.dumps([c.name, c.kind, c.family, c.note, c.error, c.formula_units,
                              None if c.phase is None else c.phase.as_dict()], sort_keys=True).encode())
@@ -119,17 +124,33 @@ def _save_chunk(folder: Path, k: int, rows: list) -> Path | None:
 def _read_chunk(path: Path) -> list | None:
     """The rows of a checkpoint chunk; None when it is damaged (its checksum does not match):
     such a chunk is recomputed, never trusted."""
-    from screening.ranking.rows import ScreenRow
+    from monty.json import MontyDecoder
 
     try:
         doc = json.loads(path.read_bytes())
         body = doc["rows"]
         if hashlib.sha256(body.encode()).hexdigest() != doc["sha256"]:
             return None
-        return [ScreenRow.from_dict(d) for d in json.loads(body)]
+        return [MontyDecoder().process_decoded(d) for d in json.loads(body)]
     except Exception:  # unreadable or malformed: recomputed, never trusted
         return None
 
+
+
+@contextlib.contextmanager
+def _safe_path():
+    """Worker processes started here import the installed package whatever the current folder:
+    PYTHONSAFEPATH keeps the folder off their sys.path (started from the parent of a clone, a
+    ``screening/`` folder there would shadow the package)."""
+    before = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = before
 
 @dataclass
 class DaskRunner:
@@ -176,7 +197,7 @@ class DaskRunner:
         if self._running is not None:
             thread, box = self._running
             self._running = None
-            thread.join()
+            thread.join(START_TIMEOUT_S)
             client, cluster = box.get("client", (None, None))
             if client is not None:
                 client.close()
@@ -185,7 +206,15 @@ class DaskRunner:
 
     def _connected(self):
         thread, box = self.start()._running
-        thread.join()
+        limit = CONNECT_TIMEOUT_S if self.scheduler else START_TIMEOUT_S
+        thread.join(limit)
+        if thread.is_alive():  # the daemon thread is abandoned; nothing of the run was started
+            self._running = None
+            if self.scheduler:
+                raise InputError(f"the Dask scheduler {self.scheduler} did not answer within {limit:.0f} s: check that the "
+                                 "address is a running `dask scheduler` (not another service)")
+            raise InputError(f"the local Dask workers did not start within {limit:.0f} s: check free memory and "
+                             "process limits, or run without --workers")
         if "error" in box:
             self._running = None
             raise box["error"]
@@ -200,8 +229,8 @@ class DaskRunner:
             raise InputError("Dask is not installed: pip install 'screening[dask]'") from None
         if self.scheduler:
             try:
-                return Client(self.scheduler, timeout="10s"), None
-            except (OSError, TimeoutError) as exc:
+                return Client(self.scheduler, timeout=f"{CONNECT_TIMEOUT_S:.0f}s"), None
+            except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
                 raise InputError(f"cannot reach the Dask scheduler {self.scheduler} ({exc.__class__.__name__}): "
                                  "check the address and that `dask scheduler` is running") from None
         # Local workers are forked from a forkserver that imports the screening modules once:
@@ -215,15 +244,21 @@ class DaskRunner:
                               "distributed.nanny.pre-spawn-environ": env}):
             if method == "forkserver":
                 get_mp_context().set_forkserver_preload(["screening._dask_worker", "distributed", "screening.ranking"])
-            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=50)
+            try:
+                with _safe_path():
+                    cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=50)
+            except (OSError, RuntimeError, MemoryError, TimeoutError) as exc:
+                cause = exc.__cause__ or exc.__context__ or exc
+                raise InputError(f"the local Dask workers failed to start ({exc.__class__.__name__}: {exc}; "
+                                 f"{cause.__class__.__name__}): check free memory, open-file and process limits "
+                                 "(ulimit -n, ulimit -v), or run without --workers") from None
         return Client(cluster), cluster
 
-    def __call__(self, store: PhaseStore, cand: list, settings: Settings, electrolyte, v_red: float = 0.0,
-                 progress=None) -> list:
+    def __call__(self, store: PhaseStore, cand: list, settings: Settings, context, progress=None) -> list:
         folder, made = None, []
         if self.checkpoint is not None:
-            folder = Path(self.checkpoint) / run_key(store, cand, settings, electrolyte)
+            folder = Path(self.checkpoint) / run_key(store, cand, settings, context)
             made = [p for p in [folder, *folder.parents] if not p.exists()]
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -258,8 +293,8 @@ class DaskRunner:
                 from distributed import as_completed
 
                 remote_store = client.scatter(store, broadcast=True, hash=False)
-                futures = {client.submit(evaluate_chunk, remote_store, [cand[i] for i in chunks[k]], settings, electrolyte,
-                                         v_red, retries=self.retries, key=f"screen-chunk-{k}-{id(self)}"): k for k in todo}
+                futures = {client.submit(evaluate_chunk, remote_store, [cand[i] for i in chunks[k]], settings, context,
+                                         retries=self.retries, key=f"screen-chunk-{k}-{id(self)}"): k for k in todo}
                 for fut in as_completed(futures):
                     k = futures[fut]
                     rows = fut.result()

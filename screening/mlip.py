@@ -56,7 +56,7 @@ DEFAULT_STEPS = 500
 DEFAULT_STRESS_GPA = 0.1
 GPA_IN_EV_PER_A3 = 1 / 160.21766208
 CACHE_SUBDIR = "chgnet"
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: each file carries the SHA-256 of its result
 NO_GAP_NOTE = "unknown (CHGNet gives no band gap)"
 
 
@@ -122,6 +122,9 @@ def read_structure(item) -> tuple[Structure, str]:
         path = Path(item)
         if not path.is_file():
             raise DataError(f"structure file {path} not found: give a CIF or POSCAR file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"structure file {path} is {path.stat().st_size / 1e6:.1f} MB, above the limit of "
+                             f"{MAX_FILE_BYTES / 1e6:.0f} MB: give a primitive cell (at most {MAX_ATOMS} atoms)")
         s = None
         with _quiet():
             try:
@@ -180,7 +183,28 @@ def structure_hash(s: Structure) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+#: largest cell accepted (atoms), checked before any work: CHGNet's graph and the distance checks
+#: grow as N^2 (a 10,000-atom cell needs >10 GB); enumerate a smaller supercell instead
+MAX_ATOMS = 500
+#: largest structure file read (bytes): a 500-atom CIF is ~50 kB
+MAX_FILE_BYTES = 2_000_000
+#: smallest V / (a b c) of a cell (1 for orthogonal axes; 0 for a flat cell, gamma = 180 deg)
+MIN_CELL_SHAPE = 0.02
+
+
 def _check_structure(s: Structure, label: str) -> None:
+    """Refuse, before any work, cells CHGNet and the neighbour searches cannot handle: too many
+    atoms (``MAX_ATOMS``), flat or collapsed cells, disordered sites, overlapping atoms."""
+    if len(s) > MAX_ATOMS:
+        raise InputError(f"{label}: {len(s)} atoms in the cell, above the limit of {MAX_ATOMS}: "
+                         "give a primitive cell or a smaller supercell")
+    a, b, c = s.lattice.abc
+    if not np.isfinite(s.lattice.matrix).all() or min(a, b, c) < 0.5:
+        raise InputError(f"{label}: a lattice vector is shorter than 0.5 A or not finite: check the lattice")
+    shape = abs(s.lattice.volume) / (a * b * c)
+    if not shape >= MIN_CELL_SHAPE:
+        raise InputError(f"{label}: the cell is flat (angles {', '.join(f'{x:.1f}' for x in s.lattice.angles)} deg, "
+                         f"V/abc = {shape:.2g}): check the lattice angles")
     if not s.is_ordered:
         raise InputError(f"{label}: partial occupancies (disordered sites): give an ordered cell, e.g. an enumerated supercell")
     if s.volume <= 0 or not np.isfinite(s.volume):
@@ -233,18 +257,34 @@ def _cache_key(h: str, relax: bool, fmax: float, steps: int, stress: float) -> s
 
 
 def _read_cache(path: Path) -> RelaxResult | None:
+    """A cached result; None when there is none.  Each file holds the SHA-256 of its result text: a
+    file that does not match it (edited, flipped bit) is refused with the file and the fix, never
+    served; an unreadable or truncated file is a miss (recomputed and rewritten)."""
     try:
-        return RelaxResult.from_dict(json.loads(path.read_text()))
-    except Exception:  # missing or corrupt: recompute, never trust
+        doc = json.loads(path.read_text())
+        body = doc["result"]
+        want = doc["sha256"]
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if hashlib.sha256(body.encode()).hexdigest() != want:
+        raise DataError(f"CHGNet cache file {path} does not match its SHA-256 checksum (edited or damaged): "
+                        f"delete it (or the folder {path.parent}) and rerun")
+    try:
+        return RelaxResult.from_dict(json.loads(body))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"CHGNet cache file {path} holds an unreadable result ({exc.__class__.__name__}): "
+                        f"delete it (or the folder {path.parent}) and rerun") from None
 
 
 def _write_cache(path: Path, result: RelaxResult) -> None:
     """Atomic: temp file in the same folder, then rename.  A read-only cache is not an error."""
     try:
+        body = json.dumps(result.to_dict(), default=_json_default, sort_keys=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as tmp:
-            tmp.write_text(json.dumps(result.to_dict(), default=_json_default))
+            tmp.write_text(json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "result": body}))
     except (OSError, TypeError, ValueError):
         pass
 

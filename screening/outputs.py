@@ -285,6 +285,42 @@ def _signals_held(path: Path):
         raise InterruptedAfterCommit(pending[0], path)
 
 
+def write_with_sidecar(target: Target, data: bytes, sidecar: Target | None, sidecar_data: bytes) -> None:
+    """Write a file and its sidecar (e.g. a CSV and its provenance) as one unit: both are staged
+    beside their places; then, with Ctrl-C and SIGTERM held back, the old sidecar is removed, the
+    file renamed in, the new sidecar renamed in.  An interrupt before leaves the previous pair; a
+    kill (SIGKILL) in between leaves the new file without a sidecar, never with another run's.
+    A streamed target (stdout, a FIFO) gets no sidecar (``sidecar`` None)."""
+    if target.stream or sidecar is None:
+        with atomic_write(target) as tmp:
+            tmp.write_bytes(data)
+        return
+    staged: list[Path] = []
+    try:
+        for t, payload in ((target, data), (sidecar, sidecar_data)):
+            clean_stale(t.path.parent)
+            fd, tmp = tempfile.mkstemp(dir=t.path.parent, prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=".tmp")
+            staged.append(Path(tmp))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+            try:
+                mode = stat.S_IMODE(os.stat(t.path).st_mode)
+            except FileNotFoundError:
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
+        with _signals_held(Path(target.given or target.path)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(sidecar.path)
+            os.replace(staged[0], target.path)
+            os.replace(staged[1], sidecar.path)
+    except OSError as exc:
+        raise InputError(f"cannot write {target.given or target.path} ({exc.strerror}): check the disk and the path") from None
+    finally:
+        for tmp in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
 def write_folder(path: Path | str, files: dict[str, bytes], option: str = "--out") -> Path:
     """Write ``files`` (name -> bytes) as a report folder, following the module rules: all or
     nothing.

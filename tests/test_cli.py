@@ -69,7 +69,7 @@ def test_csv_columns_do_not_depend_on_the_first_row(cli):
     a = cli("screen", "Li5O3", "LiI", "--format", "csv").out.splitlines()[0]
     b = cli("screen", "LiI", "Li5O3", "--format", "csv").out.splitlines()[0]
     c = cli("screen", "Li5O3", "Li9O", "--format", "csv").out.splitlines()[0]  # every candidate fails
-    assert a == b == c and a.startswith("rank,rank_label,candidate,")
+    assert a == b == c and a.startswith("rank,rank_label,rank_low,rank_high,candidate,")
 
 
 def test_parquet_types_do_not_depend_on_failures(cli, tmp_path):
@@ -113,7 +113,7 @@ def test_candidate_csv_rows(cli, tmp_path):
 @pytest.mark.parametrize("body,word", [
     ("formula,kind\n", "has no candidates"),
     ("formula,kind\nLiI,interlayer\nLi2O-,interlayer\n", "row 3: malformed formula 'Li2O-'"),
-    ("formula,kind\nLiI,coating\n", "row 2: kind 'coating'"),
+    ("formula,kind\nLiI,cathode\n", "row 2: kind 'cathode'"),
     ("name,kind\nLiI,interlayer\n", "no 'formula' column"),
     ("formula\nLi1e400O\n", "exponents are not allowed"),
 ])

@@ -64,8 +64,9 @@ def test_rows_equal_plain_pymatgen(store, li_cand):
 
 
 def test_metastable_rows_equal_plain_pymatgen(store):
-    """Metastable candidates too, including ones that fall apart releasing Li metal (LiTi2Ir,
-    Li2CaAl: their reaction with Li is their own decomposition, per atom of the phase)."""
+    """Metastable candidates too, stabilized onto the hull first: LiTi2Ir and Li2CaAl, which would
+    fall apart releasing Li metal, and Li3ClO are their own interphase (their own metastability is
+    neither a reaction nor an expansion; pymatgen's profile on the stabilized diagram agrees)."""
     sample = ["LiTi2Ir:mp-1185428", "Li2CaAl:mp-1185028", "Li7La3Zr2O12:mp-942733", "Li3ClO:mp-985585",
               "LiI:mp-22899", "Li10Ge(PS6)2:mp-696138"]
     rows = api.screen(store, sample).set_index("candidate")
@@ -75,7 +76,10 @@ def test_metastable_rows_equal_plain_pymatgen(store):
         assert r.electrolyte_reaction_energy_eV_per_atom == pytest.approx(ref.electrolyte_reaction_energy_eV_per_atom, abs=1e-6), f
         assert tuple(sorted(r.interphase.split(" + "))) == ref.interphase, f
         assert r.reduction_limit_V == pytest.approx(ref.reduction_limit_V, abs=1e-4), f
-    assert rows.loc["LiTi2Ir:mp-1185428", "li_consumed_per_formula_unit"] == pytest.approx(-1.0)
+    for f in ("LiTi2Ir:mp-1185428", "Li2CaAl:mp-1185028", "Li3ClO:mp-985585"):
+        assert rows.loc[f, "interphase"] == f.split(":")[0] and rows.loc[f, "li_consumed_per_formula_unit"] == 0.0
+        assert rows.loc[f, "li_reaction_energy_eV_per_atom"] == 0.0 and rows.loc[f, "volume_ratio"] == 1.0
+        assert rows.loc[f, "e_above_hull_eV_per_atom"] > 0.005
 
 
 def test_chunks_keep_systems_together(store, subset):
@@ -263,3 +267,54 @@ def test_ctrl_c_on_a_dask_run_is_one_line(tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["error: interrupted; nothing was written"]
     assert not out.exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.dask
+def test_a_real_scheduler_and_two_workers_equal_serial(store, subset, serial, tmp_path):
+    """`dask scheduler` and two `dask worker` processes on 127.0.0.1 (free ports, no dashboard),
+    started from an empty folder as a cluster would be: a --scheduler screen through them equals
+    the serial one."""
+    import subprocess
+    import sys
+    import time
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONSAFEPATH": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                               str(port), "--no-dashboard"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        for k in range(2):
+            procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                           "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{k}"],
+                                          cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with Client(address, timeout="5s") as c:
+                    if len(c.scheduler_info()["workers"]) == 2:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the cluster did not start"
+            time.sleep(0.5)
+        runner = DaskRunner(scheduler=address, checkpoint=tmp_path / "ck")
+        df = api.screen(store, subset, runner=runner)
+        pd.testing.assert_frame_equal(df, serial)
+        assert runner.n_computed == runner.n_chunks >= 2 * 2
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)

@@ -17,7 +17,7 @@ LAYERS = [
     ("screening.data", 1), ("screening.hull", 1),
     ("screening.phases", 2), ("screening.store", 2), ("screening.build", 2),
     ("screening.thermo", 3),
-    ("screening.interphases", 4), ("screening.mlip", 4), ("screening.halides", 4),
+    ("screening.layer", 4), ("screening.interphases", 4), ("screening.mlip", 4), ("screening.halides", 4),
     ("screening.ranking", 5),
     ("screening.api", 6), ("screening.distributed", 6), ("screening._dask_worker", 6),
     ("screening.report", 7), ("screening.plots", 7),
@@ -73,7 +73,7 @@ def test_data_layer_imports_nothing_above_it():
         if name.startswith("screening.data"):
             for module, line in _imports(name, tree, is_pkg, top_level_only=False):
                 assert module.startswith(("screening.data", "screening.errors", "screening.outputs", "screening.results",
-                                          "screening.units")) \
+                                          "screening.units", "screening.settings")) \
                     or module == "screening", f"{name}:{line} imports {module}"
 
 
@@ -137,6 +137,7 @@ def test_physics_never_sees_a_store():
     """Windows, reactions, interphases and screen rows are functions of phases and settings: they
     never import the store or the API (they get a PhaseSource)."""
     for name, tree, is_pkg in _modules():
-        if name.startswith(("screening.thermo", "screening.interphases", "screening.ranking")) and name != "screening.thermo.reference":
+        if name.startswith(("screening.thermo", "screening.interphases", "screening.layer", "screening.ranking")) \
+                and name != "screening.thermo.reference":
             for module, line in _imports(name, tree, is_pkg, top_level_only=False):
                 assert not module.startswith(("screening.store", "screening.api")), f"{name}:{line} imports {module}"

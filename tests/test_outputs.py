@@ -259,3 +259,34 @@ def test_sigterm_removes_temporaries(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 143
     assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_and_its_provenance_are_one_unit(tmp_path, monkeypatch):
+    """The sidecar records the CSV's SHA-256; the old sidecar goes before the new CSV comes in, so
+    a kill between the two renames leaves the new CSV with no sidecar, never with the previous
+    run's provenance."""
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    from screening.report.tables import write_file
+
+    out = tmp_path / "f.csv"
+    write_file(pd.DataFrame({"a": [1]}), out, "csv", {"parameters": {"weights": "li=1"}})
+    side = json.loads((tmp_path / "f.csv.provenance.json").read_text())
+    assert side["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() and side["parameters"]["weights"] == "li=1"
+    calls = []
+    real = os.replace
+
+    def killed_between(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # the sidecar's rename: as if the process died right before it
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_between)
+    with pytest.raises(KeyboardInterrupt):
+        write_file(pd.DataFrame({"a": [5]}), out, "csv", {"parameters": {"weights": "li=5"}})
+    assert out.read_text() == "a\n5\n" and not (tmp_path / "f.csv.provenance.json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["f.csv"]  # no temporary file left either

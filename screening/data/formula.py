@@ -27,6 +27,8 @@ ISOTOPES = {"D": "H", "T": "H"}
 _EXAMPLE = "write it like LiI, Li2O or Li7La3Zr2O12"
 _TOKEN = re.compile(r"([A-Z][a-z]?)|(\d+(?:\.\d+)?|\.\d+)|([()\[\]])|(\s+)")
 _MP_ID = re.compile(r"^(mp|mvc)-\d+$")
+#: 'CuSO4.5H2O', 'LiCl.H2O', 'CuSO4·5H2O', 'CuSO4*5H2O': water of crystallisation after a separator
+_HYDRATE = re.compile(r"[.·•*∙]\s*\d*\s*\(?H2O")
 
 
 def _shown(text: str) -> str:
@@ -105,6 +107,9 @@ def parse_formula(formula) -> Composition:
         raise InputError(f"formula of {len(text)} characters: give a formula shorter than {MAX_FORMULA_LENGTH}")
     if not re.match(r"^[A-Z(\[]", text):
         raise InputError(f"malformed formula '{_shown(text)}': {_EXAMPLE}")
+    if _HYDRATE.search(text):
+        raise InputError(f"hydrate notation in '{_shown(text)}' (a dot before water reads as a decimal amount): "
+                         "write the formula in full, e.g. CuH10SO9 for CuSO4.5H2O")
     amounts = _amounts(text)
     if not amounts:
         raise InputError(f"malformed formula '{_shown(text)}': {_EXAMPLE}")

@@ -4,7 +4,7 @@ Columns: ``formula`` and exactly one energy column per row among
 ``energy_eV`` (MP2020-compatible total energy of the formula as written),
 ``formation_energy_eV_per_atom`` (vs the store's elemental phases) or
 ``e_above_hull_eV_per_atom`` (placed on the store's hull plus this value); optional ``name``
-(unique; default the formula), ``band_gap_eV`` (>= 0) and ``density_g_cm3`` (> 0).
+(unique; default the formula), ``band_gap_eV`` (>= 0) and ``density_g_cm3`` (0.05-30, a solid's).
 
 This module reads and validates; the store places the energies (``screening.store.add_phases``).
 """
@@ -26,6 +26,8 @@ MAX_ABS_EV_PER_ATOM = 20.0
 MAX_ABS_E_ABOVE_HULL = 5.0
 MAX_GAP_EV = 50.0
 MAX_DENSITY = 30.0
+#: lightest solid accepted (g/cm3): solid hydrogen is 0.086, Li metal 0.534
+MIN_DENSITY = 0.05
 
 
 def read_user_csv(path: Path | str) -> pd.DataFrame:
@@ -62,7 +64,7 @@ def validate(df: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Validated records: formula, name, energy_column, energy_value, band_gap_eV, density_g_cm3.
 
     Every value is checked at the boundary: formulas parse, exactly one finite energy per row,
-    gaps >= 0, densities > 0, names unique.  DataError names the row and the fix.
+    gaps >= 0, densities of a solid (0.05-30 g/cm3), names unique.  DataError names the row and the fix.
     """
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
@@ -93,7 +95,7 @@ def validate(df: pd.DataFrame, origin: str) -> pd.DataFrame:
         out.append({
             "formula": comp.formula, "name": name, "energy_column": col, "energy_value": value,
             "band_gap_eV": _value(r.get("band_gap_eV"), "band_gap_eV", line, 0.0, MAX_GAP_EV),
-            "density_g_cm3": _value(r.get("density_g_cm3"), "density_g_cm3", line, 0.0, MAX_DENSITY, strict_lo=True),
+            "density_g_cm3": _value(r.get("density_g_cm3"), "density_g_cm3", line, MIN_DENSITY, MAX_DENSITY),
             "origin": origin,
         })
     records = pd.DataFrame(out)

@@ -51,11 +51,13 @@ def _read(source, name: str) -> pd.DataFrame:
     return files.read_text_csv(source, f"candidate file {name}", HOW, InputError)
 
 
-def load_candidates(path: Path | str | None = None) -> pd.DataFrame:
-    """A candidate list (formula, kind, family, note); default: the shipped ``data/candidates.csv``.
-    ``kind`` may be left empty (guessed: Li-bearing -> interlayer, else precursor)."""
+def load_candidates(path: Path | str | None = None, side: str = "anode") -> pd.DataFrame:
+    """A candidate list (formula, kind, family, note); default: the shipped ``data/candidates.csv``
+    (``side="cathode"``: the shipped coatings, ``data/cathode_coatings.csv``).  ``kind`` may be
+    left empty (guessed: Li-bearing -> interlayer, else precursor; coatings on the cathode side)."""
     if path is None:
-        df, name = _read(files.shipped(files.CANDIDATES), "candidates.csv"), "candidates.csv"
+        name = files.COATINGS if side == "cathode" else files.CANDIDATES
+        df = _read(files.shipped(name), name)
     else:
         p = Path(path)
         if "\0" in str(p) or not str(path).strip():
@@ -76,9 +78,9 @@ def load_candidates(path: Path | str | None = None) -> pd.DataFrame:
         _check_formula(str(r.formula).strip(), where)
         kind = str(r.kind).strip()
         if kind and kind not in KINDS:
-            raise InputError(f"{where}: kind '{kind}' is unknown: write interlayer or precursor, or leave it empty to guess")
+            raise InputError(f"{where}: kind '{kind}' is unknown: write interlayer, precursor or coating, or leave it empty to guess")
     df["formula"] = df.formula.str.strip()
-    df["kind"] = [k.strip() or guess_kind(f) for f, k in zip(df.formula, df.kind, strict=True)]
+    df["kind"] = [k.strip() or ("coating" if side == "cathode" else guess_kind(f)) for f, k in zip(df.formula, df.kind, strict=True)]
     return df[COLUMNS].reset_index(drop=True)
 
 
@@ -125,3 +127,52 @@ def all_li_candidates(store, max_e_hull_eV_per_atom: float | None = None) -> pd.
         names = [f"{f}:{p}" for f, p in zip(sel.formula, sel.phase_id, strict=True)]
     return pd.DataFrame({"formula": names, "kind": CandidateKind.INTERLAYER.value, "family": list(sel.chemsys),
                          "note": "all Li-bearing phases"}).sort_values("formula").reset_index(drop=True)
+
+
+#: families by the most electronegative element of a compound (documented, composition only)
+ANION_FAMILIES = {"F": "halide", "Cl": "halide", "Br": "halide", "I": "halide", "O": "oxide", "S": "chalcogenide",
+                  "Se": "chalcogenide", "Te": "chalcogenide", "N": "pnictide", "P": "pnictide", "As": "pnictide",
+                  "Sb": "pnictide", "H": "hydride", "C": "carbide", "B": "boride", "Si": "tetrelide", "Ge": "tetrelide"}
+ELEMENT_FAMILIES = {"F": "halogen", "Cl": "halogen", "Br": "halogen", "I": "halogen", "O": "chalcogen", "S": "chalcogen",
+                    "Se": "chalcogen", "Te": "chalcogen", "N": "pnictogen", "P": "pnictogen", "As": "pnictogen",
+                    "H": "hydrogen", "B": "metalloid", "C": "carbon", "Si": "metalloid", "Ge": "metalloid",
+                    "He": "noble gas", "Ne": "noble gas", "Ar": "noble gas", "Kr": "noble gas", "Xe": "noble gas",
+                    "Rn": "noble gas"}
+
+
+def family_of(elements: tuple[str, ...]) -> str:
+    """A candidate's family from its elements: an element's group (halogen, chalcogen, pnictogen,
+    carbon, metalloid, noble gas, else metal), a compound's anion class by its most electronegative
+    element (halide, oxide, chalcogenide, pnictide, hydride, carbide, boride, tetrelide), else
+    intermetallic (every element a metal; these and the metals are the alloy formers)."""
+    from pymatgen.core import Element
+
+    if len(elements) == 1:
+        return ELEMENT_FAMILIES.get(elements[0], "metal")
+    anion = max(elements, key=lambda e: Element(e).X if Element(e).X == Element(e).X else 0.0)
+    return ANION_FAMILIES.get(anion, "intermetallic")
+
+
+def all_candidates(store, max_e_hull_eV_per_atom: float | None = None) -> pd.DataFrame:
+    """Every phase of the store (Li metal excluded) as a candidate: precursors without Li,
+    interlayers with Li; ``family`` by composition (``family_of``).  Default: the hull phases
+    (one per formula); with ``max_e_hull_eV_per_atom``: every phase within that distance of the
+    hull, polymorphs included (named 'formula:id')."""
+    t = store.frame(["formula", "phase_id", "chemsys", "e_above_hull_eV_per_atom", "energy_per_atom_eV"])
+    t = t[t.formula != "Li"]
+    if max_e_hull_eV_per_atom is None:
+        sel = t[t.e_above_hull_eV_per_atom <= 1e-6].sort_values(["formula", "energy_per_atom_eV"]).drop_duplicates("formula")
+        names = list(sel.formula)
+    else:
+        sel = t[t.e_above_hull_eV_per_atom <= max_e_hull_eV_per_atom + 1e-9].sort_values(["formula", "phase_id"])
+        names = [f"{f}:{p}" for f, p in zip(sel.formula, sel.phase_id, strict=True)]
+    memo: dict[str, tuple[str, str]] = {}
+    kinds, families = [], []
+    for cs in sel.chemsys:
+        if cs not in memo:
+            els = tuple(cs.split("-"))
+            memo[cs] = ("interlayer" if "Li" in els else "precursor", family_of(els))
+        kinds.append(memo[cs][0])
+        families.append(memo[cs][1])
+    return pd.DataFrame({"formula": names, "kind": kinds, "family": families, "note": "every phase of the store"}
+                        ).sort_values("formula").reset_index(drop=True)

@@ -9,8 +9,10 @@ Markdown files start with it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ import pyarrow.parquet as pq
 
 from screening import provenance as prov_mod
 from screening.errors import InputError
-from screening.outputs import Target, atomic_write, check_file
+from screening.outputs import Target, atomic_write, check_file, write_with_sidecar
 from screening.ranking.schema import COLUMNS, TABLE_COLUMNS, header
 
 FORMATS = ("table", "csv", "json", "md", "html", "parquet")
@@ -86,28 +88,42 @@ def markdown_table(df: pd.DataFrame, columns=TABLE_COLUMNS) -> str:
 
 
 def write_file(df: pd.DataFrame, path, fmt_: str, provenance: dict) -> Target:
-    """Write one table file (csv/json/md/parquet) atomically, with its provenance."""
+    """Write one table file (csv/json/md/parquet) atomically, with its provenance: inside the file
+    (JSON, Markdown, parquet metadata) or, for CSV, in a sidecar ``<file>.provenance.json`` that
+    records the CSV's SHA-256 and is committed with it as one unit
+    (``screening.outputs.write_with_sidecar``)."""
     target = path if isinstance(path, Target) else check_file(path)
     if fmt_ not in ("csv", "json", "md", "parquet"):
         raise InputError(f"cannot write format {fmt_} to a single file: use csv, json, md or parquet")
+    if fmt_ == "csv":
+        data = flat_frame(df).to_csv(index=False).encode()
+        side = {**provenance, "file": Path(target.given).name, "sha256": hashlib.sha256(data).hexdigest()}
+        sidecar = None if target.stream else check_file(str(target.path) + SIDECAR, "--out (provenance sidecar)")
+        write_with_sidecar(target, data, sidecar, (json.dumps(side, indent=1) + "\n").encode())
+        return target
     with atomic_write(target) as tmp:
-        if fmt_ == "csv":
-            flat_frame(df).to_csv(tmp, index=False)
-        elif fmt_ == "json":
+        if fmt_ == "json":
             tmp.write_text(json.dumps({"provenance": provenance, "records": records(df)}, indent=1) + "\n")
         elif fmt_ == "md":
             head = "\n".join(f"<!-- {line} -->" for line in prov_mod.text_lines(provenance))
             tmp.write_text(head + "\n\n" + markdown_table(df) + "\n")
         else:
-            tab = pa.Table.from_pandas(df, preserve_index=False)
-            for i, f in enumerate(tab.schema):  # all-null columns (every row failed) keep their usual type
-                col = COLUMNS.get(f.name)
-                want = ARROW_TYPES[col.kind] if col else None
-                if want is not None and f.type != want:
-                    tab = tab.set_column(i, f.with_type(want), tab.column(i).cast(want))
-            meta = {**(tab.schema.metadata or {}), b"screening_provenance": json.dumps(provenance).encode()}
-            pq.write_table(tab.replace_schema_metadata(meta), tmp)
-    if fmt_ == "csv" and not target.stream:
-        with atomic_write(check_file(str(target.path) + SIDECAR)) as tmp:
-            tmp.write_text(json.dumps(provenance, indent=1) + "\n")
+            tmp.write_bytes(parquet_bytes(df, provenance))
     return target
+
+
+def parquet_bytes(df: pd.DataFrame, provenance: dict) -> bytes:
+    """The table as parquet with the provenance in its metadata; columns keep their schema types
+    even when every row failed (all null)."""
+    import io
+
+    tab = pa.Table.from_pandas(df, preserve_index=False)
+    for i, f in enumerate(tab.schema):
+        col = COLUMNS.get(f.name)
+        want = ARROW_TYPES[col.kind] if col else None
+        if want is not None and f.type != want:
+            tab = tab.set_column(i, f.with_type(want), tab.column(i).cast(want))
+    meta = {**(tab.schema.metadata or {}), b"screening_provenance": json.dumps(provenance).encode()}
+    buf = io.BytesIO()
+    pq.write_table(tab.replace_schema_metadata(meta), buf)
+    return buf.getvalue()

@@ -49,7 +49,7 @@ def test_report_folder_is_complete_and_self_contained(store, screened, figures, 
     doc = json.loads((folder / "ranking.json").read_text())
     assert len(doc["records"]) == len(screened) and doc["provenance"]["parameters"]["gap_threshold_eV"] == 1.0
     md = (folder / "report.md").read_text()
-    assert "| rank | candidate |" in md and "![ranking.png](ranking.png)" in md
+    assert "| rank | rank low | rank high | candidate |" in md and "![ranking.png](ranking.png)" in md
 
 
 def test_failed_report_writes_nothing(store, screened, figures, tmp_path, monkeypatch):
